@@ -1,0 +1,72 @@
+// Small owners and readers shared by every probe. Only userspace/probes includes this.
+#pragma once
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include <cstring>
+#include <memory>
+#include <span>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "common/result.h"
+#include "common/unique_fd.h"
+#include "probes/readings.h"
+
+namespace nodepulse {
+
+// A skeleton, destroyed (every link detached, every map and program closed) with its owner.
+template <class Skeleton, void (*Destroy)(Skeleton*)>
+struct SkeletonDeleter {
+  void operator()(Skeleton* skeleton) const { Destroy(skeleton); }
+};
+template <class Skeleton, void (*Destroy)(Skeleton*)>
+using SkeletonPtr = std::unique_ptr<Skeleton, SkeletonDeleter<Skeleton, Destroy>>;
+
+// Owns a libbpf ring buffer. The callback is a noexcept trampoline: nothing thrown by the
+// handler may unwind through libbpf's C frames.
+class RingBuffer {
+ public:
+  using Handler = int (*)(void* context, void* data, size_t size) noexcept;
+
+  static Result<RingBuffer> open(const bpf_map* map, Handler handler, void* context);
+
+  RingBuffer(RingBuffer&& other) noexcept : ring_(std::exchange(other.ring_, nullptr)) {}
+  RingBuffer& operator=(RingBuffer&& other) noexcept;
+  RingBuffer(const RingBuffer&) = delete;
+  RingBuffer& operator=(const RingBuffer&) = delete;
+  ~RingBuffer();
+
+  int epoll_fd() const { return ring_buffer__epoll_fd(ring_); }
+  // Handles every record available now, without blocking. Returns records handled or -errno.
+  int consume() { return ring_buffer__consume(ring_); }
+
+ private:
+  explicit RingBuffer(ring_buffer* ring) : ring_(ring) {}
+  ring_buffer* ring_ = nullptr;
+};
+
+// Reads the per-CPU values of `key` in a BPF_MAP_TYPE_PERCPU_ARRAY whose value type is T.
+template <class T>
+Result<std::vector<T>> read_percpu(const bpf_map* map, uint32_t key) {
+  static_assert(sizeof(T) % 8 == 0, "per-CPU values are laid out 8-byte aligned");
+  const int ncpu = libbpf_num_possible_cpus();
+  if (ncpu <= 0) return errno_error("counting possible CPUs", ncpu);
+  if (bpf_map__value_size(map) != sizeof(T)) {
+    return Error{std::string("map ") + bpf_map__name(map) + ": value size does not match its header"};
+  }
+  std::vector<T> values(static_cast<size_t>(ncpu));
+  const int err = bpf_map__lookup_elem(map, &key, sizeof(key), values.data(), values.size() * sizeof(T), 0);
+  if (err) return errno_error(std::string("reading map ") + bpf_map__name(map), err);
+  return values;
+}
+
+// run_time_ns / run_cnt of every program of a loaded object (zero unless BPF stats are on).
+std::vector<ProgramStats> program_stats(const bpf_object* object);
+
+// Turns on kernel BPF run-time statistics for as long as the returned fd stays open.
+Result<UniqueFd> enable_bpf_stats();
+
+}  // namespace nodepulse

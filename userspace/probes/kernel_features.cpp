@@ -1,0 +1,135 @@
+#include "probes/kernel_features.h"
+
+#include <bpf/btf.h>
+#include <bpf/libbpf.h>
+#include <linux/capability.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <sstream>
+
+#include "probes/bpf_util.h"
+
+namespace nodepulse {
+namespace {
+
+constexpr const char* kTracefs = "/sys/kernel/tracing";
+constexpr const char* kVmlinuxBtf = "/sys/kernel/btf/vmlinux";
+
+using BtfPtr = std::unique_ptr<btf, decltype(&btf__free)>;
+
+BtfPtr load_vmlinux_btf() { return BtfPtr(btf__load_vmlinux_btf(), &btf__free); }
+
+uint64_t effective_capabilities() {
+  std::ifstream status("/proc/self/status");
+  std::string line;
+  while (std::getline(status, line)) {
+    if (line.rfind("CapEff:", 0) == 0) return std::stoull(line.substr(7), nullptr, 16);
+  }
+  return 0;
+}
+
+bool has_capability(uint64_t caps, int cap) { return (caps >> cap) & 1; }
+
+FeatureCheck check_privileges() {
+  const uint64_t caps = effective_capabilities();
+  const bool admin = has_capability(caps, CAP_SYS_ADMIN);
+  const bool bpf_and_perfmon = has_capability(caps, CAP_BPF) && has_capability(caps, CAP_PERFMON);
+  if (admin || bpf_and_perfmon) {
+    return {"privileges", FeatureCheck::Status::kOk, admin ? "CAP_SYS_ADMIN" : "CAP_BPF + CAP_PERFMON"};
+  }
+  return {"privileges", FeatureCheck::Status::kFail,
+          "needs CAP_BPF and CAP_PERFMON (or CAP_SYS_ADMIN): run the agent as root"};
+}
+
+FeatureCheck check_btf() {
+  if (access(kVmlinuxBtf, R_OK) != 0) {
+    return {"kernel BTF", FeatureCheck::Status::kFail,
+            std::string(kVmlinuxBtf) + " is missing: the kernel needs CONFIG_DEBUG_INFO_BTF=y for CO-RE"};
+  }
+  if (!load_vmlinux_btf()) return {"kernel BTF", FeatureCheck::Status::kFail, "cannot parse " + std::string(kVmlinuxBtf)};
+  return {"kernel BTF", FeatureCheck::Status::kOk, kVmlinuxBtf};
+}
+
+FeatureCheck check_bpf_stats() {
+  auto stats = enable_bpf_stats();
+  if (stats) return {"BPF run-time stats", FeatureCheck::Status::kOk, "available (BPF_ENABLE_STATS)"};
+  return {"BPF run-time stats", FeatureCheck::Status::kWarn,
+          stats.error().message + "; per-program cost metrics will read 0"};
+}
+
+FeatureCheck check_tracefs() {
+  if (std::filesystem::exists(std::string(kTracefs) + "/events")) {
+    return {"tracefs", FeatureCheck::Status::kOk, kTracefs};
+  }
+  return {"tracefs", FeatureCheck::Status::kWarn,
+          std::string(kTracefs) + " is not mounted (mount -t tracefs tracefs " + kTracefs +
+              "); classic tracepoints cannot be checked"};
+}
+
+FeatureCheck check_memlock() {
+  rlimit limit{};
+  getrlimit(RLIMIT_MEMLOCK, &limit);
+  if (limit.rlim_cur == RLIM_INFINITY) return {"RLIMIT_MEMLOCK", FeatureCheck::Status::kOk, "unlimited"};
+  // Kernels since 5.11 charge BPF memory to the memory cgroup, so a low limit only matters
+  // on older kernels.
+  std::ostringstream detail;
+  detail << limit.rlim_cur / 1024 << " KiB; fine on kernels >= 5.11 (BPF memory is charged to the cgroup)";
+  return {"RLIMIT_MEMLOCK", FeatureCheck::Status::kOk, detail.str()};
+}
+
+FeatureCheck check_map_type(const std::string& probe, bpf_map_type type, const char* name) {
+  const int supported = libbpf_probe_bpf_map_type(type, nullptr);
+  if (supported == 1) return {probe + ": " + name, FeatureCheck::Status::kOk, "supported"};
+  return {probe + ": " + name, FeatureCheck::Status::kFail,
+          supported == 0 ? "not supported by this kernel" : errno_error("probing", supported).message};
+}
+
+}  // namespace
+
+const char* status_name(FeatureCheck::Status status) {
+  switch (status) {
+    case FeatureCheck::Status::kOk: return "ok";
+    case FeatureCheck::Status::kWarn: return "warn";
+    case FeatureCheck::Status::kFail: return "FAIL";
+  }
+  return "?";
+}
+
+std::vector<FeatureCheck> check_environment() {
+  return {check_privileges(), check_btf(), check_tracefs(), check_bpf_stats(), check_memlock()};
+}
+
+std::vector<FeatureCheck> check_probe_requirements(const ProbeRequirements& probe) {
+  std::vector<FeatureCheck> checks;
+  if (!probe.btf_tracepoints.empty()) {
+    BtfPtr vmlinux = load_vmlinux_btf();
+    for (const std::string& name : probe.btf_tracepoints) {
+      const std::string what = probe.probe + ": tp_btf/" + name;
+      if (!vmlinux) {
+        checks.push_back({what, FeatureCheck::Status::kFail, "no kernel BTF"});
+      } else if (btf__find_by_name_kind(vmlinux.get(), ("btf_trace_" + name).c_str(), BTF_KIND_TYPEDEF) < 0) {
+        checks.push_back({what, FeatureCheck::Status::kFail, "this kernel has no such BTF tracepoint"});
+      } else {
+        checks.push_back({what, FeatureCheck::Status::kOk, "present"});
+      }
+    }
+  }
+  for (const std::string& name : probe.tracepoints) {
+    const std::string what = probe.probe + ": tracepoint " + name;
+    if (std::filesystem::exists(std::string(kTracefs) + "/events/" + name)) {
+      checks.push_back({what, FeatureCheck::Status::kOk, "present"});
+    } else {
+      checks.push_back({what, FeatureCheck::Status::kFail, "not in " + std::string(kTracefs) + "/events"});
+    }
+  }
+  if (probe.ring_buffer) checks.push_back(check_map_type(probe.probe, BPF_MAP_TYPE_RINGBUF, "ring buffer"));
+  if (probe.task_storage) checks.push_back(check_map_type(probe.probe, BPF_MAP_TYPE_TASK_STORAGE, "task storage"));
+  return checks;
+}
+
+}  // namespace nodepulse
