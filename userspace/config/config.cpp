@@ -1,0 +1,916 @@
+// The configuration is read by walking the YAML tree with a Section per map: every key is one
+// read() call that decodes the value into its field and runs the key's checks, and finish()
+// reports the keys nobody read. Overrides are merged into the tree first, so a value behaves the
+// same whether it came from the file or from --set; only the position in the error differs.
+#include "config/config.h"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <unistd.h>
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <array>
+#include <cerrno>
+#include <charconv>
+#include <concepts>
+#include <cstddef>
+#include <exception>
+#include <limits>
+#include <map>
+#include <utility>
+#include <variant>
+
+#include "common/unique_fd.h"
+
+namespace nodepulse {
+namespace {
+
+// The sched probe keeps one slot per target (NP_SCHED_MAX_TARGETS in bpf/sched.h).
+constexpr std::size_t kMaxTargets = 15;
+// The kernel's TASK_COMM_LEN is 16 including the NUL: a longer comm can never match.
+constexpr std::size_t kMaxCommLength = 15;
+// Unknown keys closer than this (in edits) to a known key are reported as likely typos.
+constexpr std::size_t kTypoDistance = 2;
+
+std::string join_path(std::string_view parent, std::string_view key) {
+  if (parent.empty()) return std::string(key);
+  return std::string(parent) + "." + std::string(key);
+}
+
+std::string index_path(std::string_view parent, std::size_t index) {
+  return std::string(parent) + "[" + std::to_string(index) + "]";
+}
+
+// True if `path` is `ancestor` itself or lies inside it ("a.b[0]" is inside "a.b" and "a").
+bool is_within(std::string_view path, std::string_view ancestor) {
+  if (!path.starts_with(ancestor)) return false;
+  if (path.size() == ancestor.size()) return true;
+  const char next = path[ancestor.size()];
+  return next == '.' || next == '[';
+}
+
+std::string join(const std::vector<std::string>& items, std::string_view separator) {
+  std::string joined;
+  for (const std::string& item : items) {
+    if (!joined.empty()) joined += separator;
+    joined += item;
+  }
+  return joined;
+}
+
+std::string in_quotes(std::string_view text) { return "'" + std::string(text) + "'"; }
+
+std::string describe(const YAML::Node& node) {
+  switch (node.Type()) {
+    case YAML::NodeType::Map:
+      return "a map";
+    case YAML::NodeType::Sequence:
+      return "a list";
+    case YAML::NodeType::Scalar:
+      return in_quotes(node.Scalar());
+    default:
+      return "nothing";
+  }
+}
+
+std::string format_mark(std::string_view source_name, const YAML::Mark& mark) {
+  return std::string(source_name) + ":" + std::to_string(mark.line + 1) + ":" +
+         std::to_string(mark.column + 1);
+}
+
+// Where each part of the merged YAML tree came from: the file (its marks) or an override.
+class Provenance {
+ public:
+  explicit Provenance(std::string_view source_name) : source_name_(source_name) {}
+
+  void add_override(std::string key_path) { override_paths_.push_back(std::move(key_path)); }
+
+  // "FILE:LINE:COLUMN" or "--set KEY" for the node at `path`.
+  std::string locate(std::string_view path, const YAML::Mark& mark) const {
+    if (auto key = last_override([&](std::string_view set) { return is_within(path, set); })) {
+      return "--set " + *key;
+    }
+    if (!mark.is_null()) return format_mark(source_name_, mark);
+    // Only nodes made while applying an override below them (intermediate maps) have no mark.
+    if (auto key = last_override([&](std::string_view set) { return is_within(set, path); })) {
+      return "--set " + *key;
+    }
+    return source_name_;
+  }
+
+ private:
+  // A later override replaces what an earlier one set, so the last match is the source.
+  template <class Predicate>
+  std::optional<std::string> last_override(Predicate matches) const {
+    for (auto it = override_paths_.rbegin(); it != override_paths_.rend(); ++it) {
+      if (matches(*it)) return *it;
+    }
+    return std::nullopt;
+  }
+
+  std::string source_name_;
+  std::vector<std::string> override_paths_;
+};
+
+// A YAML node with its dotted path, so that every error can name the key and its position.
+class Value {
+ public:
+  Value(YAML::Node node, std::string path, const Provenance& provenance)
+      : node_(std::move(node)), path_(std::move(path)), provenance_(&provenance) {}
+
+  const YAML::Node& node() const { return node_; }
+  const std::string& path() const { return path_; }
+
+  Value child(std::string_view key, const YAML::Node& node) const {
+    return Value(node, join_path(path_, key), *provenance_);
+  }
+
+  Value element(std::size_t index) const {
+    return Value(node_[index], index_path(path_, index), *provenance_);
+  }
+
+  // The value of `key` in this map; this node itself (with the key's path) if it is absent.
+  Value member(std::string_view key) const {
+    if (node_.IsMap()) {
+      for (const auto& entry : node_) {
+        if (entry.first.IsScalar() && entry.first.Scalar() == key) return child(key, entry.second);
+      }
+    }
+    return child(key, node_);
+  }
+
+  // "POSITION: KEY: problem", without repeating the key when the position is "--set KEY".
+  Error error(std::string_view problem) const {
+    const std::string position = provenance_->locate(path_, node_.Mark());
+    std::string message = position + ": ";
+    if (!path_.empty() && position != "--set " + path_) message += path_ + ": ";
+    return Error{message + std::string(problem)};
+  }
+
+  const Provenance& provenance() const { return *provenance_; }
+
+ private:
+  YAML::Node node_;
+  std::string path_;
+  const Provenance* provenance_;
+};
+
+Result<void> decode(const Value& value, std::string& text);
+template <std::unsigned_integral Number>
+  requires(!std::same_as<Number, bool>)  // a bool needs true/false, not 0/1: give it a decoder
+Result<void> decode(const Value& value, Number& number);
+template <class Element>
+Result<void> decode(const Value& value, std::vector<Element>& elements);
+Result<void> decode(const Value& value, TargetSpec& target);
+
+// Each check runs only if decoding and the checks before it succeeded.
+template <class Field, class... Checks>
+Result<void> decode_and_check(const Value& value, Field& field, const Checks&... checks) {
+  Result<void> outcome = decode(value, field);
+  ((outcome = outcome.ok() ? Result<void>(checks(value, field)) : outcome), ...);
+  return outcome;
+}
+
+std::size_t edit_distance(std::string_view from, std::string_view to) {
+  std::vector<std::size_t> previous(to.size() + 1);
+  std::vector<std::size_t> current(to.size() + 1);
+  for (std::size_t j = 0; j <= to.size(); ++j) previous[j] = j;
+  for (std::size_t i = 1; i <= from.size(); ++i) {
+    current[0] = i;
+    for (std::size_t j = 1; j <= to.size(); ++j) {
+      const std::size_t substitution = previous[j - 1] + (from[i - 1] == to[j - 1] ? 0 : 1);
+      current[j] = std::min({previous[j] + 1, current[j - 1] + 1, substitution});
+    }
+    std::swap(previous, current);
+  }
+  return previous[to.size()];
+}
+
+// The keys of one YAML map. Keys are claimed by read()/require()/section() as the schema is
+// walked; finish() then reports the first error, or the first key that no one claimed.
+class Section {
+ public:
+  explicit Section(const Value& value) : value_(value) {
+    if (value.node().IsNull()) return;  // "network:" with nothing under it: all defaults
+    if (!value.node().IsMap()) {
+      error_ = value.error("expected a map, got " + describe(value.node()));
+      return;
+    }
+    for (const auto& entry : value.node()) add_entry(entry.first, entry.second);
+  }
+
+  // Decodes `key` into `field` and runs `checks` (each: Result<void>(const Value&, const T&)).
+  // An absent key keeps the field's default.
+  template <class Field, class... Checks>
+  void read(std::string_view key, Field& field, const Checks&... checks) {
+    read_key(key, /*required=*/false, field, checks...);
+  }
+
+  // As read(), but an absent key is an error.
+  template <class Field, class... Checks>
+  void require(std::string_view key, Field& field, const Checks&... checks) {
+    read_key(key, /*required=*/true, field, checks...);
+  }
+
+  // A nested map, whose keys `fill` reads from the Section it is given.
+  template <class Fill>
+  void section(std::string_view key, Fill fill) {
+    const Entry* entry = claim(key);
+    if (entry == nullptr) return;
+    Section nested(value_.child(key, entry->value));
+    fill(nested);
+    record(nested.finish());
+  }
+
+  Result<void> finish() const {
+    if (error_) return *error_;
+    for (const Entry& entry : entries_) {
+      if (!entry.claimed) return value_.child(entry.key, entry.key_node).error(unknown_key(entry.key));
+    }
+    return ok();
+  }
+
+ private:
+  struct Entry {
+    std::string key;
+    YAML::Node key_node;
+    YAML::Node value;
+    bool claimed = false;
+  };
+
+  void add_entry(const YAML::Node& key_node, const YAML::Node& value) {
+    if (error_) return;
+    if (!key_node.IsScalar()) {
+      error_ = value_.child("?", key_node).error("expected a key name, got " + describe(key_node));
+      return;
+    }
+    const std::string& key = key_node.Scalar();
+    if (const Entry* earlier = find(key)) {
+      const std::string first = value_.provenance().locate("", earlier->key_node.Mark());
+      error_ = value_.child(key, key_node).error("duplicate key (first given at " + first + ")");
+      return;
+    }
+    entries_.push_back(Entry{key, key_node, value});
+  }
+
+  template <class Field, class... Checks>
+  void read_key(std::string_view key, bool required, Field& field, const Checks&... checks) {
+    const Entry* entry = claim(key);
+    if (entry == nullptr) {
+      if (required && !error_) error_ = value_.child(key, value_.node()).error("missing; it is required");
+      return;
+    }
+    Field decoded{};
+    Result<void> outcome = decode_and_check(value_.child(key, entry->value), decoded, checks...);
+    if (outcome.ok()) field = std::move(decoded);
+    record(std::move(outcome));
+  }
+
+  // The entry for `key`, or nullptr if it is absent or an error already ended this section.
+  const Entry* claim(std::string_view key) {
+    known_keys_.emplace_back(key);
+    if (error_) return nullptr;
+    Entry* entry = find(key);
+    if (entry != nullptr) entry->claimed = true;
+    return entry;
+  }
+
+  Entry* find(std::string_view key) {
+    auto it = std::ranges::find(entries_, key, &Entry::key);
+    return it == entries_.end() ? nullptr : &*it;
+  }
+
+  void record(Result<void> outcome) {
+    if (!outcome.ok() && !error_) error_ = outcome.error();
+  }
+
+  std::string unknown_key(std::string_view key) const {
+    std::string message = "unknown key; ";
+    message += value_.path().empty() ? "the top-level keys are: "
+                                     : "the keys of " + value_.path() + " are: ";
+    message += join(known_keys_, ", ");
+    if (auto suggestion = closest_known_key(key)) message += " (did you mean " + in_quotes(*suggestion) + "?)";
+    return message;
+  }
+
+  std::optional<std::string> closest_known_key(std::string_view key) const {
+    std::optional<std::string> closest;
+    std::size_t closest_distance = kTypoDistance + 1;
+    for (const std::string& known : known_keys_) {
+      const std::size_t distance = edit_distance(key, known);
+      if (distance < closest_distance) {
+        closest = known;
+        closest_distance = distance;
+      }
+    }
+    return closest;
+  }
+
+  Value value_;
+  std::vector<Entry> entries_;
+  std::vector<std::string> known_keys_;
+  std::optional<Error> error_;
+};
+
+// ---- Decoders: YAML node → C++ field, by the field's type.
+
+Result<void> decode(const Value& value, std::string& text) {
+  if (value.node().IsNull()) {  // "key:" with nothing after it
+    text.clear();
+    return ok();
+  }
+  if (!value.node().IsScalar()) return value.error("expected a string, got " + describe(value.node()));
+  text = value.node().Scalar();
+  return ok();
+}
+
+template <std::unsigned_integral Number>
+  requires(!std::same_as<Number, bool>)
+Result<void> decode(const Value& value, Number& number) {
+  const uint64_t max = std::numeric_limits<Number>::max();
+  const auto wrong = [&] {
+    return value.error("expected a whole number 0-" + std::to_string(max) + ", got " +
+                       describe(value.node()));
+  };
+  if (!value.node().IsScalar()) return wrong();
+  const std::string& text = value.node().Scalar();
+  uint64_t parsed = 0;
+  const auto [end, status] = std::from_chars(text.data(), text.data() + text.size(), parsed);
+  if (text.empty() || status != std::errc{} || end != text.data() + text.size() || parsed > max) {
+    return wrong();
+  }
+  number = static_cast<Number>(parsed);
+  return ok();
+}
+
+template <class Element>
+Result<void> decode(const Value& value, std::vector<Element>& elements) {
+  elements.clear();
+  if (value.node().IsNull()) return ok();
+  if (!value.node().IsSequence()) return value.error("expected a list, got " + describe(value.node()));
+  for (std::size_t i = 0; i < value.node().size(); ++i) {
+    Element element{};
+    if (Result<void> outcome = decode(value.element(i), element); !outcome.ok()) return outcome;
+    elements.push_back(std::move(element));
+  }
+  return ok();
+}
+
+// ---- Checks: Result<void>(const Value& where, const T& decoded).
+
+bool is_name(std::string_view text) {
+  return !text.empty() && std::ranges::all_of(text, [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+           c == '.' || c == '-';
+  });
+}
+
+Result<void> metric_label_name(const Value& at, const std::string& name) {
+  if (is_name(name)) return ok();
+  return at.error("expected letters, digits, '_', '.' or '-', got " + in_quotes(name));
+}
+
+// ZooKeeper rejects "." and ".." as path components, though they pass the character rule.
+Result<void> znode_name(const Value& at, const std::string& name) {
+  if (is_name(name) && name != "." && name != "..") return ok();
+  return at.error("expected letters, digits, '_', '.' or '-' (it becomes a ZooKeeper znode name), got " +
+                  in_quotes(name));
+}
+
+// Lets "" through (it means "off" or "find it out") and checks anything else.
+template <class Check>
+auto empty_or(Check check) {
+  return [check](const Value& at, const std::string& text) -> Result<void> {
+    if (text.empty()) return ok();
+    return check(at, text);
+  };
+}
+
+auto one_of(std::vector<std::string> allowed) {
+  return [allowed = std::move(allowed)](const Value& at, const std::string& text) -> Result<void> {
+    if (std::ranges::find(allowed, text) != allowed.end()) return ok();
+    std::vector<std::string> shown;
+    for (const std::string& option : allowed) shown.push_back("\"" + option + "\"");
+    return at.error("expected one of " + join(shown, ", ") + ", got " + in_quotes(text));
+  };
+}
+
+auto between(uint64_t low, uint64_t high) {
+  return [low, high](const Value& at, uint64_t number) -> Result<void> {
+    if (number >= low && number <= high) return ok();
+    return at.error("expected " + std::to_string(low) + "-" + std::to_string(high) + ", got " +
+                    std::to_string(number));
+  };
+}
+
+Result<void> port_number(const Value& at, uint16_t port) {
+  if (port != 0) return ok();
+  return at.error("expected a port number 1-65535, got 0");
+}
+
+Result<void> absolute_path(const Value& at, const std::string& path) {
+  if (path.starts_with('/')) return ok();
+  return at.error("expected an absolute path, got " + in_quotes(path));
+}
+
+Result<void> comm_name(const Value& at, const std::string& comm) {
+  if (comm.size() <= kMaxCommLength) return ok();
+  return at.error("a comm has at most " + std::to_string(kMaxCommLength) +
+                  " characters (the kernel truncates longer names), got " + in_quotes(comm));
+}
+
+std::optional<std::string> znode_path_problem(std::string_view path) {
+  if (path == "/") return std::nullopt;
+  if (!path.starts_with('/')) return "it must start with '/'";
+  if (path.ends_with('/')) return "it must not end with '/'";
+  std::size_t start = 1;
+  while (start <= path.size()) {
+    std::size_t end = path.find('/', start);
+    if (end == std::string_view::npos) end = path.size();
+    const std::string_view component = path.substr(start, end - start);
+    if (component.empty()) return "it has an empty component ('//')";
+    if (component == "." || component == "..") return "'.' and '..' are not znode names";
+    start = end + 1;
+  }
+  return std::nullopt;
+}
+
+Result<void> znode_path(const Value& at, const std::string& path) {
+  if (auto problem = znode_path_problem(path)) {
+    return at.error("expected a ZooKeeper path like /nodepulse, got " + in_quotes(path) + ": " + *problem);
+  }
+  return ok();
+}
+
+bool is_port(std::string_view text) {
+  unsigned port = 0;
+  const auto [end, status] = std::from_chars(text.data(), text.data() + text.size(), port);
+  return !text.empty() && status == std::errc{} && end == text.data() + text.size() && port >= 1 &&
+         port <= 65535;
+}
+
+bool is_ipv4(std::string_view text) {
+  in_addr address{};
+  return inet_pton(AF_INET, std::string(text).c_str(), &address) == 1;
+}
+
+bool is_ipv6(std::string_view text) {
+  in6_addr address{};
+  return inet_pton(AF_INET6, std::string(text).c_str(), &address) == 1;
+}
+
+// RFC 1123: dot-separated labels of 1-63 letters, digits and '-', not starting or ending in '-'.
+bool is_hostname(std::string_view host) {
+  if (host.empty() || host.size() > 253) return false;
+  std::size_t start = 0;
+  while (start <= host.size()) {
+    std::size_t end = host.find('.', start);
+    if (end == std::string_view::npos) end = host.size();
+    const std::string_view label = host.substr(start, end - start);
+    const bool label_ok = !label.empty() && label.size() <= 63 && !label.starts_with('-') &&
+                          !label.ends_with('-') && std::ranges::all_of(label, [](char c) {
+                            return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                                   (c >= '0' && c <= '9') || c == '-';
+                          });
+    if (!label_ok) return false;
+    start = end + 1;
+  }
+  return true;
+}
+
+std::optional<std::string> host_problem(std::string_view host) {
+  if (host.empty()) return "the host is missing (0.0.0.0 listens on every IPv4 address)";
+  if (host.starts_with('[')) {
+    if (host.ends_with(']') && is_ipv6(host.substr(1, host.size() - 2))) return std::nullopt;
+    return "expected an IPv6 address inside [ ]";
+  }
+  if (host.find(':') != std::string_view::npos) return "write an IPv6 address in brackets, e.g. [::1]:9477";
+  // All digits and dots is meant as an IPv4 address, even though it would pass as a hostname.
+  const bool looks_numeric = std::ranges::all_of(host, [](char c) { return (c >= '0' && c <= '9') || c == '.'; });
+  if (looks_numeric ? is_ipv4(host) : is_hostname(host)) return std::nullopt;
+  return looks_numeric ? "not an IPv4 address" : "not a valid hostname";
+}
+
+std::optional<std::string> listen_address_problem(std::string_view address) {
+  const std::size_t colon = address.rfind(':');
+  if (colon == std::string_view::npos) return "the port is missing";
+  if (!is_port(address.substr(colon + 1))) return "the port must be 1-65535";
+  return host_problem(address.substr(0, colon));
+}
+
+Result<void> listen_address(const Value& at, const std::string& address) {
+  if (auto problem = listen_address_problem(address)) {
+    return at.error("expected HOST:PORT such as 127.0.0.1:9477 or [::1]:9477, got " + in_quotes(address) +
+                    ": " + *problem);
+  }
+  return ok();
+}
+
+template <class Check>
+auto each(Check check) {
+  return [check](const Value& at, const auto& elements) -> Result<void> {
+    for (std::size_t i = 0; i < elements.size(); ++i) {
+      if (Result<void> outcome = check(at.element(i), elements[i]); !outcome.ok()) return outcome;
+    }
+    return ok();
+  };
+}
+
+constexpr auto no_duplicates = [](const Value& at, const auto& elements) -> Result<void> {
+  std::map<std::decay_t<decltype(elements[0])>, std::size_t> first_index;
+  for (std::size_t i = 0; i < elements.size(); ++i) {
+    auto [earlier, inserted] = first_index.emplace(elements[i], i);
+    if (!inserted) return at.element(i).error("duplicate of " + index_path(at.path(), earlier->second));
+  }
+  return ok();
+};
+
+Result<void> target_count(const Value& at, const std::vector<TargetSpec>& targets) {
+  if (targets.empty()) {
+    return at.error("at least one target is needed (leave 'targets' out to watch the Trino JVM)");
+  }
+  if (targets.size() > kMaxTargets) {
+    return at.error("at most " + std::to_string(kMaxTargets) + " targets are supported, got " +
+                    std::to_string(targets.size()));
+  }
+  return ok();
+}
+
+Result<void> unique_target_names(const Value& at, const std::vector<TargetSpec>& targets) {
+  std::map<std::string, std::size_t> first_index;
+  for (std::size_t i = 0; i < targets.size(); ++i) {
+    auto [earlier, inserted] = first_index.emplace(targets[i].name, i);
+    if (!inserted) {
+      return at.element(i).member("name").error("duplicate target name " + in_quotes(targets[i].name) +
+                                                " (also " + index_path(at.path(), earlier->second) + ")");
+    }
+  }
+  return ok();
+}
+
+// ---- Targets.
+
+struct Selector {
+  std::string_view key;
+  std::string TargetSpec::*field;
+};
+
+constexpr std::array kSelectors = {
+    Selector{"cmdline_contains", &TargetSpec::cmdline_contains},
+    Selector{"comm", &TargetSpec::comm},
+    Selector{"pid_file", &TargetSpec::pid_file},
+    Selector{"cgroup", &TargetSpec::cgroup},
+};
+
+std::string selector_keys() {
+  std::vector<std::string> keys;
+  for (const Selector& selector : kSelectors) keys.emplace_back(selector.key);
+  return join(keys, ", ");
+}
+
+Result<void> one_selector(const Value& at, const TargetSpec& target) {
+  std::vector<std::string> given;
+  for (const Selector& selector : kSelectors) {
+    if (!(target.*selector.field).empty()) given.emplace_back(selector.key);
+  }
+  if (given.size() == 1) return ok();
+  const std::string wanted = "give exactly one of " + selector_keys();
+  if (given.empty()) return at.error(wanted + "; got none");
+  return at.error(wanted + "; got " + join(given, " and "));
+}
+
+Result<void> decode(const Value& value, TargetSpec& target) {
+  Section section(value);
+  section.require("name", target.name, metric_label_name);
+  section.read("cmdline_contains", target.cmdline_contains);
+  section.read("comm", target.comm, comm_name);
+  section.read("pid_file", target.pid_file, empty_or(absolute_path));
+  section.read("cgroup", target.cgroup, empty_or(absolute_path));
+  if (Result<void> outcome = section.finish(); !outcome.ok()) return outcome;
+  return one_selector(value, target);
+}
+
+// ---- The schema. Adding a key: one read() line here and one line in to_yaml().
+
+void read_config(Section& top, Config& config) {
+  top.read("cluster", config.cluster, znode_name);
+  top.section("node", [&](Section& node) {
+    node.read("id", config.node.id, empty_or(znode_name));
+    node.read("role", config.node.role, one_of({"", "coordinator", "worker"}));
+  });
+  top.section("trino", [&](Section& trino) { trino.read("etc_dir", config.trino.etc_dir); });
+  top.read("targets", config.targets, target_count, unique_target_names);
+  top.section("network", [&](Section& network) {
+    network.read("netns", config.network.netns, empty_or(absolute_path));
+    network.read("ports", config.network.ports, each(port_number), no_duplicates);
+    network.read("max_peers", config.network.max_peers, between(1, 4096));
+  });
+  top.section("http", [&](Section& http) { http.read("listen", config.http.listen, listen_address); });
+  top.section("agent_check", [&](Section& agent_check) {
+    agent_check.read("listen", config.agent_check.listen, empty_or(listen_address));
+  });
+  top.section("zookeeper", [&](Section& zookeeper) {
+    zookeeper.read("connect", config.zookeeper.connect);
+    zookeeper.read("root", config.zookeeper.root, znode_path);
+    zookeeper.read("session_timeout_ms", config.zookeeper.session_timeout_ms, between(1000, 600000));
+  });
+  top.section("heartbeat", [&](Section& heartbeat) {
+    heartbeat.read("interval_ms", config.heartbeat.interval_ms, between(50, 60000));
+  });
+  top.section("keepalived", [&](Section& keepalived) {
+    keepalived.read("track_file", config.keepalived.track_file);
+  });
+  top.section("log", [&](Section& log) {
+    log.read("level", config.log.level, one_of({"trace", "debug", "info", "warn", "error", "critical", "off"}));
+  });
+  top.section("sched", [&](Section& sched) {
+    sched.read("stall_threshold_ms", config.sched.stall_threshold_ms, between(1, 60000));
+  });
+  top.section("collect", [&](Section& collect) {
+    collect.read("interval_ms", config.collect.interval_ms, between(10, 10000));
+  });
+}
+
+// ---- Loading the YAML text.
+
+Result<YAML::Node> load_document(std::string_view yaml_text, std::string_view source_name) {
+  std::vector<YAML::Node> documents;
+  try {
+    documents = YAML::LoadAll(std::string(yaml_text));
+  } catch (const YAML::ParserException& e) {
+    return Error{format_mark(source_name, e.mark) + ": invalid YAML: " + e.msg};
+  }
+  if (documents.empty()) return YAML::Node(YAML::NodeType::Map);  // empty, or only comments
+  if (documents.size() > 1) {
+    return Error{format_mark(source_name, documents[1].Mark()) + ": expected one YAML document, found " +
+                 std::to_string(documents.size())};
+  }
+  const YAML::Node& root = documents.front();
+  if (root.IsNull()) return YAML::Node(YAML::NodeType::Map);
+  if (!root.IsMap()) {
+    return Error{format_mark(source_name, root.Mark()) + ": expected a map of settings at the top level, got " +
+                 describe(root)};
+  }
+  return root;
+}
+
+// ---- Overrides: "key.path[index].key=value".
+
+using PathStep = std::variant<std::string, std::size_t>;
+
+struct Override {
+  std::string key;  // canonical, e.g. "targets[0].comm", the form Value paths take
+  std::vector<PathStep> steps;
+  YAML::Node value;
+};
+
+std::string render_steps(const std::vector<PathStep>& steps, std::size_t count) {
+  std::string path;
+  for (std::size_t i = 0; i < count; ++i) {
+    if (const auto* key = std::get_if<std::string>(&steps[i])) {
+      path = join_path(path, *key);
+    } else {
+      path = index_path(path, std::get<std::size_t>(steps[i]));
+    }
+  }
+  return path;
+}
+
+bool is_key_char(char c) { return c != '.' && c != '[' && c != ']' && c != '=' && c > ' '; }
+
+// name ("[" digits "]")* ("." name ("[" digits "]")*)*
+std::optional<std::vector<PathStep>> parse_key_path(std::string_view text) {
+  std::vector<PathStep> steps;
+  std::size_t at = 0;
+  while (true) {
+    const std::size_t start = at;
+    while (at < text.size() && is_key_char(text[at])) ++at;
+    if (at == start) return std::nullopt;
+    steps.emplace_back(std::string(text.substr(start, at - start)));
+    while (at < text.size() && text[at] == '[') {
+      const std::size_t close = text.find(']', at);
+      if (close == std::string_view::npos) return std::nullopt;
+      std::size_t index = 0;
+      const auto [end, status] = std::from_chars(text.data() + at + 1, text.data() + close, index);
+      if (close == at + 1 || status != std::errc{} || end != text.data() + close) return std::nullopt;
+      steps.emplace_back(index);
+      at = close + 1;
+    }
+    if (at == text.size()) return steps;
+    if (text[at] != '.') return std::nullopt;
+    ++at;
+  }
+}
+
+std::string_view trim(std::string_view text) {
+  const std::size_t first = text.find_first_not_of(" \t\r\n");
+  if (first == std::string_view::npos) return {};
+  return text.substr(first, text.find_last_not_of(" \t\r\n") - first + 1);
+}
+
+// The value read as YAML, so that lists and maps can be given. Text that YAML would read as
+// something else than meant — "[::1]:9477" is two documents, "a: b" a map, "" nothing — stays
+// the plain string it was typed as; a value that opens a flow list or map must parse.
+Result<YAML::Node> parse_override_value(std::string_view key, std::string_view raw) {
+  const std::string_view text = trim(raw);
+  const bool opens_collection = text.starts_with('[') || text.starts_with('{');
+  const bool is_flow_collection = opens_collection && (text.ends_with(']') || text.ends_with('}'));
+  const bool multiline = text.find('\n') != std::string_view::npos;
+  std::vector<YAML::Node> documents;
+  try {
+    documents = YAML::LoadAll(std::string(text));
+  } catch (const YAML::ParserException& e) {
+    if (opens_collection) {
+      return Error{"--set " + std::string(key) + ": invalid YAML value " + in_quotes(text) + ": " + e.msg};
+    }
+    return YAML::Node(std::string(text));
+  }
+  if (documents.size() == 1) {
+    const YAML::Node& parsed = documents.front();
+    if (parsed.IsScalar()) return parsed;
+    if ((parsed.IsSequence() || parsed.IsMap()) && (is_flow_collection || multiline)) return parsed;
+  }
+  return YAML::Node(std::string(text));
+}
+
+Result<Override> parse_override(std::string_view text) {
+  const std::size_t equals = text.find('=');
+  if (equals == std::string_view::npos) {
+    return Error{"--set " + std::string(text) + ": expected KEY=VALUE, e.g. http.listen=0.0.0.0:9477"};
+  }
+  const std::string_view key_text = text.substr(0, equals);
+  if (key_text.empty()) return Error{"--set " + std::string(text) + ": the key before '=' is empty"};
+  auto steps = parse_key_path(key_text);
+  if (!steps) {
+    return Error{"--set " + std::string(key_text) +
+                 ": malformed key; expected dotted names with optional [INDEX], e.g. targets[0].comm"};
+  }
+  const std::string key = render_steps(*steps, steps->size());
+  Result<YAML::Node> value = parse_override_value(key, text.substr(equals + 1));
+  if (!value.ok()) return value.error();
+  return Override{key, std::move(*steps), std::move(value).value()};
+}
+
+// Walks `root` along the override's steps, creating maps for missing keys (a list element must
+// already exist), and puts the value at the end. Nodes are rebound with reset(): a YAML::Node's
+// operator= would overwrite the node it refers to instead.
+Result<void> apply_override(YAML::Node root, const Override& override) {
+  YAML::Node node;
+  node.reset(root);
+  for (std::size_t i = 0; i < override.steps.size(); ++i) {
+    const bool last = i + 1 == override.steps.size();
+    const std::string here = render_steps(override.steps, i);
+    if (const auto* key = std::get_if<std::string>(&override.steps[i])) {
+      if (!node.IsDefined() || node.IsNull()) node = YAML::Node(YAML::NodeType::Map);
+      if (!node.IsMap()) {
+        return Error{"--set " + override.key + ": cannot set a key inside " + here + ", which is " +
+                     describe(node) + ", not a map"};
+      }
+      if (last) {
+        node[*key] = override.value;
+        return ok();
+      }
+      YAML::Node child = node[*key];
+      node.reset(child);
+    } else {
+      const std::size_t index = std::get<std::size_t>(override.steps[i]);
+      const std::size_t size = node.IsSequence() ? node.size() : 0;
+      if (index >= size) {
+        return Error{"--set " + override.key + ": " + here + " has no element [" + std::to_string(index) +
+                     "] in the configuration (it has " + std::to_string(size) +
+                     "); set the whole list instead, e.g. " + here + "=[...]"};
+      }
+      if (last) {
+        node[index] = override.value;
+        return ok();
+      }
+      YAML::Node child = node[index];
+      node.reset(child);
+    }
+  }
+  return ok();
+}
+
+Result<Config> parse_without_catching(std::string_view yaml_text, std::string_view source_name,
+                                      const std::vector<std::string>& overrides) {
+  Result<YAML::Node> root = load_document(yaml_text, source_name);
+  if (!root.ok()) return root.error();
+  Provenance provenance(source_name);
+  for (const std::string& text : overrides) {
+    Result<Override> override = parse_override(text);
+    if (!override.ok()) return override.error();
+    if (Result<void> applied = apply_override(root.value(), *override); !applied.ok()) return applied.error();
+    provenance.add_override(override->key);
+  }
+  Config config;
+  Section top(Value(root.value(), "", provenance));
+  read_config(top, config);
+  if (Result<void> outcome = top.finish(); !outcome.ok()) return outcome.error();
+  return config;
+}
+
+Result<std::string> read_file(const std::filesystem::path& file) {
+  const std::string what = "cannot read config file " + file.string();
+  UniqueFd fd(::open(file.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd.valid()) return errno_error(what, errno);
+  std::string text;
+  char chunk[65536];
+  while (true) {
+    const ssize_t count = ::read(fd.get(), chunk, sizeof chunk);
+    if (count == 0) return text;
+    if (count < 0 && errno == EINTR) continue;
+    if (count < 0) return errno_error(what, errno);
+    text.append(chunk, static_cast<std::size_t>(count));
+  }
+}
+
+// ---- Rendering.
+
+void emit(YAML::Emitter& out, std::string_view key, const std::string& text) {
+  out << YAML::Key << std::string(key) << YAML::Value << text;
+}
+
+void emit(YAML::Emitter& out, std::string_view key, uint32_t number) {
+  out << YAML::Key << std::string(key) << YAML::Value << number;
+}
+
+void emit(YAML::Emitter& out, std::string_view key, const std::vector<uint16_t>& numbers) {
+  out << YAML::Key << std::string(key) << YAML::Value << YAML::Flow << YAML::BeginSeq;
+  for (uint16_t number : numbers) out << number;
+  out << YAML::EndSeq;
+}
+
+void emit(YAML::Emitter& out, std::string_view key, const std::vector<TargetSpec>& targets) {
+  out << YAML::Key << std::string(key) << YAML::Value << YAML::BeginSeq;
+  for (const TargetSpec& target : targets) {
+    out << YAML::BeginMap;
+    emit(out, "name", target.name);
+    for (const Selector& selector : kSelectors) {
+      if (!(target.*selector.field).empty()) emit(out, selector.key, target.*selector.field);
+    }
+    out << YAML::EndMap;
+  }
+  out << YAML::EndSeq;
+}
+
+template <class Fill>
+void emit_section(YAML::Emitter& out, std::string_view key, Fill fill) {
+  out << YAML::Key << std::string(key) << YAML::Value << YAML::BeginMap;
+  fill();
+  out << YAML::EndMap;
+}
+
+}  // namespace
+
+Result<Config> parse_config(std::string_view yaml_text, std::string_view source_name,
+                            const std::vector<std::string>& overrides) {
+  try {
+    return parse_without_catching(yaml_text, source_name, overrides);
+  } catch (const YAML::Exception& e) {  // yaml-cpp throws from deep inside; the contract is a Result
+    return Error{std::string(source_name) + ": " + e.what()};
+  } catch (const std::exception& e) {
+    return Error{std::string(source_name) + ": " + e.what()};
+  }
+}
+
+Result<Config> load_config(const std::optional<std::filesystem::path>& file,
+                           const std::vector<std::string>& overrides) {
+  if (!file) return parse_config("", "(no config file)", overrides);
+  Result<std::string> text = read_file(*file);
+  if (!text.ok()) return text.error();
+  return parse_config(*text, file->string(), overrides);
+}
+
+std::string to_yaml(const Config& config) {
+  YAML::Emitter out;
+  out << YAML::BeginMap;
+  emit(out, "cluster", config.cluster);
+  emit_section(out, "node", [&] {
+    emit(out, "id", config.node.id);
+    emit(out, "role", config.node.role);
+  });
+  emit_section(out, "trino", [&] { emit(out, "etc_dir", config.trino.etc_dir); });
+  emit(out, "targets", config.targets);
+  emit_section(out, "network", [&] {
+    emit(out, "netns", config.network.netns);
+    emit(out, "ports", config.network.ports);
+    emit(out, "max_peers", config.network.max_peers);
+  });
+  emit_section(out, "http", [&] { emit(out, "listen", config.http.listen); });
+  emit_section(out, "agent_check", [&] { emit(out, "listen", config.agent_check.listen); });
+  emit_section(out, "zookeeper", [&] {
+    emit(out, "connect", config.zookeeper.connect);
+    emit(out, "root", config.zookeeper.root);
+    emit(out, "session_timeout_ms", config.zookeeper.session_timeout_ms);
+  });
+  emit_section(out, "heartbeat", [&] { emit(out, "interval_ms", config.heartbeat.interval_ms); });
+  emit_section(out, "keepalived", [&] { emit(out, "track_file", config.keepalived.track_file); });
+  emit_section(out, "log", [&] { emit(out, "level", config.log.level); });
+  emit_section(out, "sched", [&] { emit(out, "stall_threshold_ms", config.sched.stall_threshold_ms); });
+  emit_section(out, "collect", [&] { emit(out, "interval_ms", config.collect.interval_ms); });
+  out << YAML::EndMap;
+  return std::string(out.c_str()) + "\n";
+}
+
+}  // namespace nodepulse
