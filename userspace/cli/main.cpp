@@ -1,0 +1,88 @@
+// nodepulse: kernel-level node health for JVM clusters. See DESIGN.md for the contracts.
+#include <CLI/CLI.hpp>
+#include <spdlog/spdlog.h>
+
+#include <iostream>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "cli/commands.h"
+#include "common/log.h"
+#include "config/config.h"
+
+namespace {
+
+struct ConfigOptions {
+  std::string file;
+  std::vector<std::string> overrides;
+};
+
+void add_config_options(CLI::App& command, ConfigOptions& options) {
+  command.add_option("-c,--config", options.file, "YAML config file; every key is optional (see README)")
+      ->check(CLI::ExistingFile);
+  command.add_option("--set", options.overrides,
+                     "Override one key, e.g. --set http.listen=0.0.0.0:9477 or --set network.ports=[8080,2181]; "
+                     "repeatable, applied after the file")
+      ->type_name("KEY=VALUE")
+      ->allow_extra_args(false);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using namespace nodepulse;
+
+  CLI::App app{"nodepulse: watches a Trino/JVM node's network, scheduler, memory and JVM pauses from the kernel\n"
+               "and publishes its health (healthy, degraded, failing) to ZooKeeper, load balancers and Prometheus."};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", version_string());
+  std::string log_level;
+  app.add_option("--log-level", log_level, "trace|debug|info|warn|error|critical|off (overrides log.level)");
+
+  ConfigOptions agent_options;
+  CLI::App* agent = app.add_subcommand("agent", "Run the node agent (as root): load the BPF probes, find the target JVMs,\n"
+                                                "serve /metrics on http.listen (default 127.0.0.1:9477). Ctrl-C or SIGTERM\n"
+                                                "detaches everything and exits 0.");
+  add_config_options(*agent, agent_options);
+  agent->footer("Examples:\n  sudo nodepulse agent\n  sudo nodepulse agent --config /etc/nodepulse/agent.yaml\n"
+                "  sudo nodepulse agent --set 'targets=[{name: app, comm: java}]' --set http.listen=0.0.0.0:9477");
+
+  ConfigOptions check_options;
+  CLI::App* check = app.add_subcommand("check", "Validate the config and probe the kernel (BTF, tracepoints, privileges,\n"
+                                                "BPF stats); print what will load and what will not, and why. Exits 0 when\n"
+                                                "everything needed will load, 1 when something will not, 2 on a bad config.");
+  add_config_options(*check, check_options);
+
+  CLI::App* version = app.add_subcommand("version", "Print the version and the libraries it was built with");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    // CLI11 uses code 0 for --help/--version; usage errors are config errors to us.
+    const int code = app.exit(e);
+    return code == 0 ? kExitOk : kExitConfigError;
+  }
+
+  if (version->parsed()) return run_version();
+
+  ConfigOptions& options = agent->parsed() ? agent_options : check_options;
+  std::vector<std::string> overrides = options.overrides;
+  if (!log_level.empty()) overrides.push_back("log.level=" + log_level);
+
+  std::optional<std::filesystem::path> file;
+  if (!options.file.empty()) file = options.file;
+  auto config = load_config(file, overrides);
+  if (!config) {
+    std::cerr << "nodepulse: config error: " << config.error().message << "\n";
+    return kExitConfigError;
+  }
+  if (auto level = set_log_level(config->log.level); !level) {
+    std::cerr << "nodepulse: config error: log.level: " << level.error().message << "\n";
+    return kExitConfigError;
+  }
+  route_libbpf_log();
+
+  if (agent->parsed()) return run_agent(*config);
+  return run_check(*config, options.file.empty() ? "built-in defaults" : options.file);
+}
