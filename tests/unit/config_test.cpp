@@ -1,0 +1,589 @@
+#include "config/config.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <unistd.h>
+#include <yaml-cpp/yaml.h>
+
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <string>
+#include <tuple>
+#include <vector>
+
+namespace nodepulse {
+namespace {
+
+using ::testing::HasSubstr;
+
+constexpr const char* kSource = "cfg.yaml";
+
+auto target_fields(const TargetSpec& target) {
+  return std::tie(target.name, target.cmdline_contains, target.comm, target.pid_file, target.cgroup);
+}
+
+std::vector<std::tuple<std::string, std::string, std::string, std::string, std::string>> target_list(
+    const std::vector<TargetSpec>& targets) {
+  std::vector<std::tuple<std::string, std::string, std::string, std::string, std::string>> fields;
+  for (const TargetSpec& target : targets) fields.emplace_back(target_fields(target));
+  return fields;
+}
+
+// Field by field, so that a failure names the field.
+void expect_same_config(const Config& actual, const Config& expected) {
+  EXPECT_EQ(actual.cluster, expected.cluster);
+  EXPECT_EQ(actual.node.id, expected.node.id);
+  EXPECT_EQ(actual.node.role, expected.node.role);
+  EXPECT_EQ(actual.trino.etc_dir, expected.trino.etc_dir);
+  EXPECT_EQ(target_list(actual.targets), target_list(expected.targets));
+  EXPECT_EQ(actual.network.netns, expected.network.netns);
+  EXPECT_EQ(actual.network.ports, expected.network.ports);
+  EXPECT_EQ(actual.network.max_peers, expected.network.max_peers);
+  EXPECT_EQ(actual.http.listen, expected.http.listen);
+  EXPECT_EQ(actual.agent_check.listen, expected.agent_check.listen);
+  EXPECT_EQ(actual.zookeeper.connect, expected.zookeeper.connect);
+  EXPECT_EQ(actual.zookeeper.root, expected.zookeeper.root);
+  EXPECT_EQ(actual.zookeeper.session_timeout_ms, expected.zookeeper.session_timeout_ms);
+  EXPECT_EQ(actual.heartbeat.interval_ms, expected.heartbeat.interval_ms);
+  EXPECT_EQ(actual.keepalived.track_file, expected.keepalived.track_file);
+  EXPECT_EQ(actual.log.level, expected.log.level);
+  EXPECT_EQ(actual.sched.stall_threshold_ms, expected.sched.stall_threshold_ms);
+  EXPECT_EQ(actual.collect.interval_ms, expected.collect.interval_ms);
+}
+
+Config parse_ok(const std::string& yaml, const std::vector<std::string>& overrides = {}) {
+  Result<Config> config = parse_config(yaml, kSource, overrides);
+  if (!config.ok()) {
+    ADD_FAILURE() << config.error().message;
+    return Config{};
+  }
+  return std::move(config).value();
+}
+
+// A config where every field differs from its default.
+Config every_field_changed() {
+  Config config;
+  config.cluster = "prod-eu.1";
+  config.node.id = "worker_7";
+  config.node.role = "worker";
+  config.trino.etc_dir = "/opt/trino/etc";
+  config.targets = {{"trino", "", "java", "", ""},
+                    {"zk", "", "", "/run/zookeeper.pid", ""},
+                    {"nginx", "", "", "", "/system.slice/nginx.service"},
+                    {"odd", "x: [y] # \"null\"", "", "", ""}};
+  config.network.netns = "/var/run/netns/blue";
+  config.network.ports = {8080, 2181, 65535};
+  config.network.max_peers = 4096;
+  config.http.listen = "[::1]:19477";
+  config.agent_check.listen = "0.0.0.0:9478";
+  config.zookeeper.connect = "h1:2181,h2:2181/chroot";
+  config.zookeeper.root = "/";
+  config.zookeeper.session_timeout_ms = 600000;
+  config.heartbeat.interval_ms = 50;
+  config.keepalived.track_file = "null";
+  config.log.level = "debug";
+  config.sched.stall_threshold_ms = 60000;
+  config.collect.interval_ms = 10;
+  return config;
+}
+
+// ---- Good inputs.
+
+TEST(ParseConfig, EmptyTextGivesDefaults) { expect_same_config(parse_ok(""), Config{}); }
+
+TEST(ParseConfig, OnlyCommentsGiveDefaults) {
+  expect_same_config(parse_ok("# nothing set\n\n   # still nothing\n"), Config{});
+}
+
+TEST(ParseConfig, DefaultsAreTheDocumentedOnes) {
+  const Config config = parse_ok("");
+  EXPECT_EQ(config.cluster, "default");
+  EXPECT_EQ(config.trino.etc_dir, "/etc/trino");
+  ASSERT_EQ(config.targets.size(), 1u);
+  EXPECT_EQ(config.targets[0].name, "trino");
+  EXPECT_EQ(config.targets[0].cmdline_contains, "io.trino.server.TrinoServer");
+  EXPECT_EQ(config.http.listen, "127.0.0.1:9477");
+  EXPECT_EQ(config.zookeeper.root, "/nodepulse");
+  EXPECT_EQ(config.zookeeper.session_timeout_ms, 4000u);
+  EXPECT_EQ(config.heartbeat.interval_ms, 1000u);
+  EXPECT_EQ(config.log.level, "info");
+}
+
+TEST(ParseConfig, EmptySectionsKeepDefaults) {
+  expect_same_config(parse_ok("node:\nnetwork:\nzookeeper: {}\n"), Config{});
+}
+
+TEST(ParseConfig, FullFileSetsEveryKey) {
+  const std::string yaml = R"(# every key of DESIGN.md
+cluster: prod-eu.1
+node:
+  id: worker_7
+  role: worker
+trino:
+  etc_dir: /opt/trino/etc
+targets:
+  - name: trino
+    comm: java
+  - name: zk
+    pid_file: /run/zookeeper.pid
+  - name: nginx
+    cgroup: /system.slice/nginx.service
+  - name: odd
+    cmdline_contains: 'x: [y] # "null"'
+network:
+  netns: /var/run/netns/blue
+  ports: [8080, 2181, 65535]
+  max_peers: 4096
+http:
+  listen: "[::1]:19477"
+agent_check:
+  listen: 0.0.0.0:9478
+zookeeper:
+  connect: h1:2181,h2:2181/chroot
+  root: /
+  session_timeout_ms: 600000
+heartbeat:
+  interval_ms: 50
+keepalived:
+  track_file: "null"
+log:
+  level: debug
+sched:
+  stall_threshold_ms: 60000
+collect:
+  interval_ms: 10
+)";
+  expect_same_config(parse_ok(yaml), every_field_changed());
+}
+
+TEST(ParseConfig, ListenAddressesInEveryForm) {
+  for (const char* address : {"127.0.0.1:1", "0.0.0.0:65535", "localhost:9477", "node-1.example.com:80",
+                              "[::]:9477", "[fe80::1:2]:9477"}) {
+    SCOPED_TRACE(address);
+    EXPECT_EQ(parse_ok("http:\n  listen: \"" + std::string(address) + "\"\n").http.listen, address);
+  }
+}
+
+TEST(ParseConfig, NullStringMeansEmpty) {
+  const Config config = parse_ok("node:\n  id:\nzookeeper:\n  connect: ~\n", {"keepalived.track_file=/x"});
+  EXPECT_EQ(config.node.id, "");
+  EXPECT_EQ(config.zookeeper.connect, "");
+  EXPECT_EQ(config.keepalived.track_file, "/x");
+}
+
+TEST(ParseConfig, OverrideSetsScalar) {
+  const Config config = parse_ok("", {"heartbeat.interval_ms=250", "cluster=blue"});
+  EXPECT_EQ(config.heartbeat.interval_ms, 250u);
+  EXPECT_EQ(config.cluster, "blue");
+}
+
+TEST(ParseConfig, OverrideSetsList) {
+  EXPECT_EQ(parse_ok("", {"network.ports=[8080, 2181]"}).network.ports,
+            (std::vector<uint16_t>{8080, 2181}));
+}
+
+TEST(ParseConfig, OverrideSetsWholeTargetList) {
+  const Config config = parse_ok("", {"targets=[{name: x, comm: java}, {name: y, cgroup: /a.slice}]"});
+  EXPECT_EQ(target_list(config.targets),
+            target_list({{"x", "", "java", "", ""}, {"y", "", "", "", "/a.slice"}}));
+}
+
+TEST(ParseConfig, OverrideIndexesIntoExistingTarget) {
+  const Config config = parse_ok("targets:\n  - name: a\n    comm: python\n  - name: b\n    comm: sh\n",
+                                 {"targets[1].comm=java"});
+  EXPECT_EQ(target_list(config.targets), target_list({{"a", "", "python", "", ""}, {"b", "", "java", "", ""}}));
+}
+
+TEST(ParseConfig, OverrideIndexesIntoExistingListElement) {
+  EXPECT_EQ(parse_ok("network:\n  ports: [1, 2, 3]\n", {"network.ports[1]=20"}).network.ports,
+            (std::vector<uint16_t>{1, 20, 3}));
+}
+
+TEST(ParseConfig, OverrideBeatsFile) {
+  const Config config = parse_ok("http:\n  listen: 127.0.0.1:1000\nlog:\n  level: warn\n",
+                                 {"http.listen=127.0.0.1:2000"});
+  EXPECT_EQ(config.http.listen, "127.0.0.1:2000");
+  EXPECT_EQ(config.log.level, "warn");
+}
+
+TEST(ParseConfig, LaterOverrideBeatsEarlierOne) {
+  EXPECT_EQ(parse_ok("", {"log.level=debug", "log.level=error"}).log.level, "error");
+}
+
+TEST(ParseConfig, OverrideCreatesMissingSections) {
+  const Config config = parse_ok("cluster: a\n", {"zookeeper.root=/x/y", "zookeeper.connect=h:2181"});
+  EXPECT_EQ(config.zookeeper.root, "/x/y");
+  EXPECT_EQ(config.zookeeper.connect, "h:2181");
+  EXPECT_EQ(config.zookeeper.session_timeout_ms, Config{}.zookeeper.session_timeout_ms);
+}
+
+TEST(ParseConfig, OverrideIntoEmptyDocument) {
+  EXPECT_EQ(parse_ok("# comments only\n", {"network.max_peers=9"}).network.max_peers, 9u);
+}
+
+TEST(ParseConfig, OverrideValueThatIsNotOneYamlValueStaysAString) {
+  EXPECT_EQ(parse_ok("", {"http.listen=[::1]:9477"}).http.listen, "[::1]:9477");
+  EXPECT_EQ(parse_ok("", {"http.listen=127.0.0.1:9"}).http.listen, "127.0.0.1:9");
+  EXPECT_EQ(parse_ok("", {"zookeeper.connect=a: b"}).zookeeper.connect, "a: b");
+}
+
+TEST(ParseConfig, OverrideValueMayBeQuotedYaml) {
+  EXPECT_EQ(parse_ok("", {"zookeeper.connect='h1:2181, h2:2181'"}).zookeeper.connect, "h1:2181, h2:2181");
+  EXPECT_EQ(parse_ok("", {"zookeeper.connect="}).zookeeper.connect, "");
+}
+
+TEST(ParseConfig, OverrideValueWithEqualsSign) {
+  const Config config = parse_ok("", {"targets=[{name: t, cmdline_contains: -Dnode=a}]"});
+  ASSERT_EQ(config.targets.size(), 1u);
+  EXPECT_EQ(config.targets[0].cmdline_contains, "-Dnode=a");
+}
+
+TEST(ParseConfig, NeverThrows) {
+  const std::string deep = std::string(100000, '[') + std::string(100000, ']');
+  const std::vector<std::pair<std::string, std::vector<std::string>>> inputs = {
+      {"cluster: " + deep + "\n", {}},
+      {"", {"cluster=" + deep}},
+      {std::string("cluster: \"\xff\xfe\x00garbage\"", 20), {}},
+      {"cluster: *undefined_anchor\n", {}},
+      {"cluster: \"\\x\"\n", {}},
+  };
+  for (const auto& [yaml, overrides] : inputs) {
+    SCOPED_TRACE(yaml.substr(0, 40));
+    EXPECT_NO_THROW({
+      Result<Config> config = parse_config(yaml, kSource, overrides);
+      ASSERT_FALSE(config.ok());
+      EXPECT_THAT(config.error().message, HasSubstr("invalid YAML"));
+    });
+  }
+}
+
+// ---- Errors: each case gives the substrings the message must contain, position and key first.
+
+struct ErrorCase {
+  std::string description;
+  std::string yaml;
+  std::vector<std::string> overrides;
+  std::vector<std::string> expected;
+};
+
+void PrintTo(const ErrorCase& error_case, std::ostream* out) { *out << error_case.description; }
+
+std::string describe_case(const ::testing::TestParamInfo<ErrorCase>& info) {
+  std::string name;
+  for (char c : info.param.description) name += std::isalnum(static_cast<unsigned char>(c)) ? c : '_';
+  return name;
+}
+
+class ConfigError : public ::testing::TestWithParam<ErrorCase> {};
+
+TEST_P(ConfigError, NamesKeyAndPosition) {
+  const ErrorCase& error_case = GetParam();
+  Result<Config> config = parse_config(error_case.yaml, kSource, error_case.overrides);
+  ASSERT_FALSE(config.ok()) << "parsed without error:\n" << to_yaml(config.value());
+  for (const std::string& expected : error_case.expected) {
+    EXPECT_THAT(config.error().message, HasSubstr(expected));
+  }
+}
+
+const ErrorCase kErrorCases[] = {
+    // YAML and document shape.
+    {"yaml syntax", "cluster: a\nnode: [x\n", {}, {"cfg.yaml:3:1: invalid YAML"}},
+    {"yaml bad indentation", "node:\n  id: a\n role: worker\n", {}, {"cfg.yaml:3:2: invalid YAML"}},
+    {"top level list", "- cluster\n", {}, {"cfg.yaml:1:1: expected a map of settings at the top level, got a list"}},
+    {"top level scalar", "# hi\nhello\n", {}, {"cfg.yaml:2:1: expected a map", "got 'hello'"}},
+    {"two documents", "cluster: a\n---\ncluster: b\n", {}, {"cfg.yaml:3:1: expected one YAML document, found 2"}},
+
+    // Unknown and duplicate keys, at every level.
+    {"unknown top level key", "cluster: a\nclustre: b\n", {},
+     {"cfg.yaml:2:1: clustre: unknown key; the top-level keys are: cluster, node, trino, targets, network,",
+      "did you mean 'cluster'?"}},
+    {"unknown nested key", "network:\n  prots: [1]\n", {},
+     {"cfg.yaml:2:3: network.prots: unknown key; the keys of network are: netns, ports, max_peers",
+      "did you mean 'ports'?"}},
+    {"unknown key in target", "targets:\n  - name: a\n    comm: java\n    pidfile: /x\n", {},
+     {"cfg.yaml:4:5: targets[0].pidfile: unknown key; the keys of targets[0] are: name, cmdline_contains, comm, "
+      "pid_file, cgroup",
+      "did you mean 'pid_file'?"}},
+    {"dotted key in file", "node.id: a\n", {}, {"cfg.yaml:1:1: node.id: unknown key"}},
+    {"duplicate key", "log:\n  level: info\n  level: warn\n", {},
+     {"cfg.yaml:3:3: log.level: duplicate key (first given at cfg.yaml:2:3)"}},
+    {"non scalar key", "[a]: 1\n", {}, {"cfg.yaml:1:1:", "expected a key name, got a list"}},
+
+    // Wrong types.
+    {"section is a scalar", "node: worker\n", {}, {"cfg.yaml:1:7: node: expected a map, got 'worker'"}},
+    {"section is a list", "http: [a]\n", {}, {"cfg.yaml:1:7: http: expected a map, got a list"}},
+    {"map where string expected", "cluster: {a: 1}\n", {}, {"cfg.yaml:1:10: cluster: expected a string, got a map"}},
+    {"list where string expected", "http:\n  listen: [a]\n", {},
+     {"cfg.yaml:2:11: http.listen: expected a string, got a list"}},
+    {"string where int expected", "heartbeat:\n  interval_ms: fast\n", {},
+     {"cfg.yaml:2:16: heartbeat.interval_ms: expected a whole number 0-4294967295, got 'fast'"}},
+    {"negative for unsigned", "network:\n  max_peers: -1\n", {},
+     {"cfg.yaml:2:14: network.max_peers: expected a whole number", "got '-1'"}},
+    {"float for int", "zookeeper:\n  session_timeout_ms: 1.5\n", {},
+     {"cfg.yaml:2:23: zookeeper.session_timeout_ms: expected a whole number", "got '1.5'"}},
+    {"int overflows uint32", "network:\n  max_peers: 4294967296\n", {},
+     {"cfg.yaml:2:14: network.max_peers: expected a whole number 0-4294967295"}},
+    {"missing int value", "collect:\n  interval_ms:\n", {},
+     {"collect.interval_ms: expected a whole number", "got nothing"}},
+    {"map where int expected", "sched:\n  stall_threshold_ms: {a: 1}\n", {},
+     {"cfg.yaml:2:23: sched.stall_threshold_ms: expected a whole number", "got a map"}},
+    {"ports not a list", "network:\n  ports: 8080\n", {},
+     {"cfg.yaml:2:10: network.ports: expected a list, got '8080'"}},
+    {"port not a number", "network:\n  ports: [8080, http]\n", {},
+     {"cfg.yaml:2:17: network.ports[1]: expected a whole number 0-65535, got 'http'"}},
+    {"targets not a list", "targets: {name: a}\n", {}, {"cfg.yaml:1:10: targets: expected a list, got a map"}},
+    {"target not a map", "targets: [java]\n", {}, {"cfg.yaml:1:11: targets[0]: expected a map, got 'java'"}},
+
+    // Impossible values, one per validated key.
+    {"cluster with slash", "cluster: a/b\n", {},
+     {"cfg.yaml:1:10: cluster: expected letters, digits, '_', '.' or '-' (it becomes a ZooKeeper znode name), got "
+      "'a/b'"}},
+    {"cluster empty", "cluster: ''\n", {}, {"cfg.yaml:1:10: cluster: expected letters", "got ''"}},
+    {"cluster dot dot", "cluster: ..\n", {}, {"cfg.yaml:1:10: cluster: expected letters", "got '..'"}},
+    {"node id with space", "node:\n  id: my node\n", {}, {"cfg.yaml:2:7: node.id: expected letters", "got 'my node'"}},
+    {"node role", "node:\n  role: master\n", {},
+     {"cfg.yaml:2:9: node.role: expected one of \"\", \"coordinator\", \"worker\", got 'master'"}},
+    {"netns relative", "network:\n  netns: blue\n", {},
+     {"cfg.yaml:2:10: network.netns: expected an absolute path, got 'blue'"}},
+    {"port zero", "network:\n  ports: [8080, 0]\n", {},
+     {"cfg.yaml:2:17: network.ports[1]: expected a port number 1-65535, got 0"}},
+    {"port too big", "network:\n  ports:\n    - 70000\n", {},
+     {"cfg.yaml:3:7: network.ports[0]: expected a whole number 0-65535, got '70000'"}},
+    {"port negative", "network:\n  ports: [-80]\n", {}, {"cfg.yaml:2:11: network.ports[0]:", "got '-80'"}},
+    {"duplicate port", "network:\n  ports: [8080, 2181, 8080]\n", {},
+     {"cfg.yaml:2:23: network.ports[2]: duplicate of network.ports[0]"}},
+    {"max peers zero", "network:\n  max_peers: 0\n", {}, {"cfg.yaml:2:14: network.max_peers: expected 1-4096, got 0"}},
+    {"max peers too many", "network:\n  max_peers: 4097\n", {},
+     {"cfg.yaml:2:14: network.max_peers: expected 1-4096, got 4097"}},
+    {"http listen without port", "http:\n  listen: 127.0.0.1\n", {},
+     {"cfg.yaml:2:11: http.listen: expected HOST:PORT", "the port is missing"}},
+    {"http listen port zero", "http:\n  listen: 127.0.0.1:0\n", {},
+     {"cfg.yaml:2:11: http.listen: expected HOST:PORT", "the port must be 1-65535"}},
+    {"http listen port too big", "http:\n  listen: 127.0.0.1:65536\n", {},
+     {"cfg.yaml:2:11: http.listen:", "the port must be 1-65535"}},
+    {"http listen port not numeric", "http:\n  listen: localhost:http\n", {},
+     {"cfg.yaml:2:11: http.listen:", "the port must be 1-65535"}},
+    {"http listen empty host", "http:\n  listen: :9477\n", {},
+     {"cfg.yaml:2:11: http.listen:", "the host is missing"}},
+    {"http listen bad ipv4", "http:\n  listen: 999.1.1.1:80\n", {},
+     {"cfg.yaml:2:11: http.listen:", "not an IPv4 address"}},
+    {"http listen bad hostname", "http:\n  listen: -node:80\n", {},
+     {"cfg.yaml:2:11: http.listen:", "not a valid hostname"}},
+    {"http listen bare ipv6", "http:\n  listen: '::1:9477'\n", {},
+     {"cfg.yaml:2:11: http.listen:", "write an IPv6 address in brackets"}},
+    {"http listen bad ipv6", "http:\n  listen: '[::g]:9477'\n", {},
+     {"cfg.yaml:2:11: http.listen:", "expected an IPv6 address inside [ ]"}},
+    {"http listen empty", "http:\n  listen: ''\n", {}, {"cfg.yaml:2:11: http.listen: expected HOST:PORT"}},
+    {"agent check listen", "agent_check:\n  listen: 9478\n", {},
+     {"cfg.yaml:2:11: agent_check.listen: expected HOST:PORT", "got '9478'"}},
+    {"zookeeper root relative", "zookeeper:\n  root: nodepulse\n", {},
+     {"cfg.yaml:2:9: zookeeper.root: expected a ZooKeeper path", "it must start with '/'"}},
+    {"zookeeper root trailing slash", "zookeeper:\n  root: /nodepulse/\n", {},
+     {"cfg.yaml:2:9: zookeeper.root:", "it must not end with '/'"}},
+    {"zookeeper root empty component", "zookeeper:\n  root: /a//b\n", {},
+     {"cfg.yaml:2:9: zookeeper.root:", "empty component"}},
+    {"zookeeper root dot component", "zookeeper:\n  root: /a/../b\n", {},
+     {"cfg.yaml:2:9: zookeeper.root:", "'.' and '..' are not znode names"}},
+    {"zookeeper session too short", "zookeeper:\n  session_timeout_ms: 999\n", {},
+     {"cfg.yaml:2:23: zookeeper.session_timeout_ms: expected 1000-600000, got 999"}},
+    {"zookeeper session too long", "zookeeper:\n  session_timeout_ms: 600001\n", {},
+     {"cfg.yaml:2:23: zookeeper.session_timeout_ms: expected 1000-600000, got 600001"}},
+    {"heartbeat too fast", "heartbeat:\n  interval_ms: 49\n", {},
+     {"cfg.yaml:2:16: heartbeat.interval_ms: expected 50-60000, got 49"}},
+    {"heartbeat too slow", "heartbeat:\n  interval_ms: 60001\n", {},
+     {"cfg.yaml:2:16: heartbeat.interval_ms: expected 50-60000, got 60001"}},
+    {"stall threshold zero", "sched:\n  stall_threshold_ms: 0\n", {},
+     {"cfg.yaml:2:23: sched.stall_threshold_ms: expected 1-60000, got 0"}},
+    {"stall threshold too long", "sched:\n  stall_threshold_ms: 60001\n", {},
+     {"cfg.yaml:2:23: sched.stall_threshold_ms: expected 1-60000, got 60001"}},
+    {"collect too fast", "collect:\n  interval_ms: 9\n", {},
+     {"cfg.yaml:2:16: collect.interval_ms: expected 10-10000, got 9"}},
+    {"collect too slow", "collect:\n  interval_ms: 10001\n", {},
+     {"cfg.yaml:2:16: collect.interval_ms: expected 10-10000, got 10001"}},
+    {"log level", "log:\n  level: verbose\n", {},
+     {"cfg.yaml:2:10: log.level: expected one of \"trace\", \"debug\", \"info\", \"warn\", \"error\", \"critical\", "
+      "\"off\", got 'verbose'"}},
+
+    // Targets.
+    {"targets empty", "targets: []\n", {},
+     {"cfg.yaml:1:10: targets: at least one target is needed", "the Trino JVM"}},
+    {"targets null", "targets:\n", {}, {"targets: at least one target is needed"}},
+    {"targets too many",
+     "targets: [{name: a, comm: a}, {name: b, comm: b}, {name: c, comm: c}, {name: d, comm: d}, {name: e, comm: e},"
+     " {name: f, comm: f}, {name: g, comm: g}, {name: h, comm: h}, {name: i, comm: i}, {name: j, comm: j},"
+     " {name: k, comm: k}, {name: l, comm: l}, {name: m, comm: m}, {name: n, comm: n}, {name: o, comm: o},"
+     " {name: p, comm: p}]\n",
+     {},
+     {"cfg.yaml:1:10: targets: at most 15 targets are supported, got 16"}},
+    {"target without name", "targets:\n  - comm: java\n", {}, {"cfg.yaml:2:5: targets[0].name: missing; it is required"}},
+    {"target bad name", "targets:\n  - name: my app\n    comm: java\n", {},
+     {"cfg.yaml:2:11: targets[0].name: expected letters, digits, '_', '.' or '-', got 'my app'"}},
+    {"duplicate target name", "targets:\n  - name: a\n    comm: java\n  - name: a\n    comm: python\n", {},
+     {"cfg.yaml:4:11: targets[1].name: duplicate target name 'a' (also targets[0])"}},
+    {"target without selector", "targets:\n  - name: a\n", {},
+     {"cfg.yaml:2:5: targets[0]: give exactly one of cmdline_contains, comm, pid_file, cgroup; got none"}},
+    {"target with empty selector only", "targets:\n  - name: a\n    comm: ''\n", {},
+     {"cfg.yaml:2:5: targets[0]: give exactly one of", "got none"}},
+    {"target with two selectors", "targets:\n  - name: a\n    comm: java\n    pid_file: /run/a.pid\n", {},
+     {"cfg.yaml:2:5: targets[0]: give exactly one of cmdline_contains, comm, pid_file, cgroup; got comm and "
+      "pid_file"}},
+    {"target pid file relative", "targets:\n  - name: a\n    pid_file: run/a.pid\n", {},
+     {"cfg.yaml:3:15: targets[0].pid_file: expected an absolute path, got 'run/a.pid'"}},
+    {"target cgroup relative", "targets: [{name: a, comm: x}, {name: b, cgroup: system.slice}]\n", {},
+     {"cfg.yaml:1:49: targets[1].cgroup: expected an absolute path, got 'system.slice'"}},
+    {"target comm too long", "targets:\n  - name: a\n    comm: a-very-long-command\n", {},
+     {"cfg.yaml:3:11: targets[0].comm: a comm has at most 15 characters"}},
+    {"target selector is a map", "targets:\n  - name: a\n    comm: {x: 1}\n", {},
+     {"cfg.yaml:3:11: targets[0].comm: expected a string, got a map"}},
+
+    // Overrides.
+    {"override without equals", "", {"cluster"}, {"--set cluster: expected KEY=VALUE"}},
+    {"override with empty key", "", {"=blue"}, {"--set =blue: the key before '=' is empty"}},
+    {"override with empty path component", "", {"network..ports=1"}, {"--set network..ports: malformed key"}},
+    {"override with bad index", "", {"targets[x].comm=java"}, {"--set targets[x].comm: malformed key"}},
+    {"override with trailing dot", "", {"network.=1"}, {"--set network.: malformed key"}},
+    {"override unknown key", "", {"network.bogus=1"},
+     {"--set network.bogus: unknown key; the keys of network are: netns, ports, max_peers"}},
+    {"override unknown section", "", {"bogus.deep=1"},
+     {"--set bogus.deep: bogus: unknown key; the top-level keys are: cluster,"}},
+    {"override bad scalar", "", {"heartbeat.interval_ms=10"},
+     {"--set heartbeat.interval_ms: expected 50-60000, got 10"}},
+    {"override string for int", "", {"heartbeat.interval_ms=soon"},
+     {"--set heartbeat.interval_ms: expected a whole number", "got 'soon'"}},
+    {"override port 0 in listen", "", {"http.listen=127.0.0.1:0"},
+     {"--set http.listen: expected HOST:PORT", "got '127.0.0.1:0'", "the port must be 1-65535"}},
+    {"override bad list element", "", {"network.ports=[8080,0]"},
+     {"--set network.ports: network.ports[1]: expected a port number 1-65535, got 0"}},
+    {"override invalid yaml list", "", {"network.ports=[8080, 2181"},
+     {"--set network.ports: invalid YAML value '[8080, 2181'"}},
+    {"override unknown key inside target", "", {"targets=[{name: x, comm: java, bogus: 1}]"},
+     {"--set targets: targets[0].bogus: unknown key; the keys of targets[0] are: name,"}},
+    {"override empty targets", "", {"targets=[]"}, {"--set targets: at least one target is needed"}},
+    {"override index into missing list", "", {"targets[0].comm=java"},
+     {"--set targets[0].comm: targets has no element [0] in the configuration (it has 0)"}},
+    {"override index out of range", "network:\n  ports: [1]\n", {"network.ports[1]=2"},
+     {"--set network.ports[1]: network.ports has no element [1] in the configuration (it has 1)"}},
+    {"override key inside scalar", "cluster: a\n", {"cluster.name=b"},
+     {"--set cluster.name: cannot set a key inside cluster, which is 'a', not a map"}},
+    {"override adds second selector", "targets:\n  - name: a\n    comm: python\n", {"targets[0].pid_file=/a.pid"},
+     {"cfg.yaml:2:5: targets[0]: give exactly one of", "got comm and pid_file"}},
+    {"override error reported in file after good override", "log:\n  level: loud\n", {"cluster=x"},
+     {"cfg.yaml:2:10: log.level: expected one of"}},
+};
+
+INSTANTIATE_TEST_SUITE_P(Cases, ConfigError, ::testing::ValuesIn(kErrorCases), describe_case);
+
+TEST(ParseConfig, ReportsOnlyTheFirstError) {
+  Result<Config> config = parse_config("cluster: a/b\nlog:\n  level: loud\n", kSource, {});
+  ASSERT_FALSE(config.ok());
+  EXPECT_THAT(config.error().message, HasSubstr("cluster:"));
+  EXPECT_THAT(config.error().message, ::testing::Not(HasSubstr("log.level")));
+}
+
+// ---- load_config.
+
+class LoadConfig : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    directory_ = std::filesystem::temp_directory_path() /
+                 ("nodepulse_config_test_" + std::to_string(::getpid()) + "_" +
+                  ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    std::filesystem::create_directories(directory_);
+  }
+  void TearDown() override { std::filesystem::remove_all(directory_); }
+
+  std::filesystem::path write(const std::string& name, const std::string& text) {
+    const std::filesystem::path path = directory_ / name;
+    std::ofstream(path) << text;
+    return path;
+  }
+
+  std::filesystem::path directory_;
+};
+
+TEST_F(LoadConfig, NoFileGivesDefaults) {
+  Result<Config> config = load_config(std::nullopt, {});
+  ASSERT_TRUE(config.ok()) << config.error().message;
+  expect_same_config(*config, Config{});
+}
+
+TEST_F(LoadConfig, NoFileStillAppliesOverrides) {
+  Result<Config> config = load_config(std::nullopt, {"cluster=blue"});
+  ASSERT_TRUE(config.ok()) << config.error().message;
+  EXPECT_EQ(config->cluster, "blue");
+}
+
+TEST_F(LoadConfig, ReadsFileAndAppliesOverrides) {
+  const std::filesystem::path path = write("agent.yaml", "cluster: red\nlog:\n  level: warn\n");
+  Result<Config> config = load_config(path, {"log.level=error"});
+  ASSERT_TRUE(config.ok()) << config.error().message;
+  EXPECT_EQ(config->cluster, "red");
+  EXPECT_EQ(config->log.level, "error");
+}
+
+TEST_F(LoadConfig, ErrorsNameTheFile) {
+  const std::filesystem::path path = write("agent.yaml", "cluster: red\nnode:\n  role: boss\n");
+  Result<Config> config = load_config(path, {});
+  ASSERT_FALSE(config.ok());
+  EXPECT_THAT(config.error().message, HasSubstr(path.string() + ":3:9: node.role:"));
+}
+
+TEST_F(LoadConfig, MissingFileIsAnError) {
+  const std::filesystem::path path = directory_ / "absent.yaml";
+  Result<Config> config = load_config(path, {});
+  ASSERT_FALSE(config.ok());
+  EXPECT_THAT(config.error().message, HasSubstr(path.string()));
+  EXPECT_THAT(config.error().message, HasSubstr("No such file or directory"));
+}
+
+TEST_F(LoadConfig, DirectoryIsAnError) {
+  Result<Config> config = load_config(directory_, {});
+  ASSERT_FALSE(config.ok());
+  EXPECT_THAT(config.error().message, HasSubstr(directory_.string()));
+  EXPECT_THAT(config.error().message, HasSubstr("Is a directory"));
+}
+
+// ---- to_yaml.
+
+TEST(ToYaml, RoundTripsEveryField) {
+  const Config original = every_field_changed();
+  const std::string yaml = to_yaml(original);
+  SCOPED_TRACE(yaml);
+  const Config parsed = parse_ok(yaml);
+  expect_same_config(parsed, original);
+  EXPECT_EQ(to_yaml(parsed), yaml);
+}
+
+TEST(ToYaml, RoundTripsDefaults) {
+  const std::string yaml = to_yaml(Config{});
+  SCOPED_TRACE(yaml);
+  expect_same_config(parse_ok(yaml), Config{});
+}
+
+void collect_key_paths(const YAML::Node& node, const std::string& path, std::set<std::string>& paths) {
+  if (!node.IsMap()) {
+    paths.insert(path);
+    return;
+  }
+  for (const auto& entry : node) {
+    const std::string key = entry.first.as<std::string>();
+    collect_key_paths(entry.second, path.empty() ? key : path + "." + key, paths);
+  }
+}
+
+TEST(ToYaml, RendersEveryKey) {
+  std::set<std::string> paths;
+  collect_key_paths(YAML::Load(to_yaml(Config{})), "", paths);
+  const std::set<std::string> expected = {
+      "cluster",          "node.id",           "node.role",
+      "trino.etc_dir",    "targets",           "network.netns",
+      "network.ports",    "network.max_peers", "http.listen",
+      "agent_check.listen", "zookeeper.connect", "zookeeper.root",
+      "zookeeper.session_timeout_ms", "heartbeat.interval_ms", "keepalived.track_file",
+      "log.level",        "sched.stall_threshold_ms", "collect.interval_ms"};
+  EXPECT_EQ(paths, expected);
+}
+
+}  // namespace
+}  // namespace nodepulse
