@@ -1,17 +1,17 @@
-// The agent's Prometheus metrics, fed from Samples. One place defines every name and label.
+// The agent's Prometheus metrics, fed from Samples. Each signal has its own metrics class
+// (runq_metrics.h, ...); this one holds them and the agent-wide metrics.
 #pragma once
 
 #include <prometheus/counter.h>
 #include <prometheus/family.h>
 #include <prometheus/gauge.h>
-#include <prometheus/histogram.h>
 #include <prometheus/registry.h>
 
-#include <memory>
 #include <string>
 #include <vector>
 
 #include "collect/sample.h"
+#include "metrics/runq_metrics.h"
 
 namespace nodepulse {
 
@@ -25,22 +25,12 @@ class AgentMetrics {
   void set_target_processes(size_t target_index, size_t live_processes);
 
  private:
-  prometheus::Family<prometheus::Histogram>& runq_latency_;
-  prometheus::Family<prometheus::Counter>& runq_stalls_;
-  prometheus::Family<prometheus::Gauge>& runq_longest_wait_;
   prometheus::Family<prometheus::Gauge>& probe_up_;
   prometheus::Family<prometheus::Counter>& dropped_;
-  prometheus::Family<prometheus::Counter>& unmeasured_;
-  prometheus::Family<prometheus::Gauge>& target_processes_;
-
-  prometheus::Histogram* node_latency_;
-  prometheus::Gauge* node_longest_wait_;
-  std::vector<prometheus::Histogram*> target_latency_;
-  std::vector<prometheus::Counter*> target_stalls_;
-  std::vector<prometheus::Gauge*> target_longest_wait_;
-  std::vector<prometheus::Gauge*> target_process_count_;
-  prometheus::Counter* sched_dropped_;
-  prometheus::Counter* sched_unmeasured_;
+  prometheus::Family<prometheus::Counter>& failed_updates_;
+  prometheus::Family<prometheus::Counter>& errors_;
+  std::vector<prometheus::Gauge*> target_processes_;
+  RunqMetrics runq_;
 };
 
 }  // namespace nodepulse

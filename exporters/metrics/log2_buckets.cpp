@@ -34,4 +34,9 @@ std::vector<double> log2_bucket_increments(const Log2Histogram& delta) {
   return increments;
 }
 
+void observe_log2(prometheus::Histogram& histogram, const Log2Histogram& delta) {
+  if (delta.count == 0) return;
+  histogram.ObserveMultiple(log2_bucket_increments(delta), ns_to_seconds(delta.sum_ns));
+}
+
 }  // namespace nodepulse

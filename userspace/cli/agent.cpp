@@ -10,12 +10,12 @@
 
 #include "cli/commands.h"
 #include "collect/sample.h"
+#include "collect/sched_collector.h"
 #include "collect/target_tracker.h"
 #include "common/event_loop.h"
 #include "http/http_server.h"
 #include "metrics/agent_metrics.h"
 #include "probes/kernel_features.h"
-#include "probes/sched_probe.h"
 
 namespace nodepulse {
 namespace {
@@ -41,10 +41,18 @@ class Agent final : public TargetListener {
   Agent(const Config& config, prometheus::Registry& registry)
       : config_(config),
         metrics_(registry, target_names(config), version_string()),
-        tracker_(TargetMatcher(config.targets, "/proc", getpid()), *this) {}
+        tracker_(TargetMatcher(config.targets, "/proc", getpid()), *this) {
+    collectors_.push_back(
+        std::make_unique<SchedCollector>(config, [this](const SchedEvent& event) { on_sched_event(event); }));
+  }
 
   Result<void> start(EventLoop& loop) {
-    start_sched_probe(loop);
+    for (auto& collector : collectors_) {
+      auto started = collector->start(loop);
+      // A probe that cannot load leaves its signal unknown; the agent runs on without it.
+      if (!started) spdlog::error("{} probe: {}; its signal is unknown", collector->probe(), started.error().message);
+      metrics_.set_probe_up(collector->probe(), started.ok());
+    }
     tracker_.rescan();
     report_targets();
     if (auto r = loop.every(std::chrono::milliseconds(config_.collect.interval_ms), [this] { collect(); }); !r) return r;
@@ -52,44 +60,20 @@ class Agent final : public TargetListener {
   }
 
   void target_started(const TargetProcess& process) override {
-    const std::string& name = config_.targets[process.target_index].name;
-    spdlog::info("target {}: process {} ({}) found", name, process.tgid, process.comm);
-    if (sched_) {
-      if (auto r = sched_->add_target(process.tgid, process.target_index); !r) {
-        spdlog::warn("target {}: {}", name, r.error().message);
-      }
-    }
+    spdlog::info("target {}: process {} ({}) found", config_.targets[process.target_index].name, process.tgid,
+                 process.comm);
+    for (auto& collector : collectors_) collector->target_started(process);
     metrics_.set_target_processes(process.target_index, tracker_.live_count(process.target_index));
   }
 
   void target_exited(const TargetProcess& process) override {
-    const std::string& name = config_.targets[process.target_index].name;
-    spdlog::warn("target {}: process {} ({}) is gone", name, process.tgid, process.comm);
-    if (sched_) {
-      if (auto r = sched_->remove_target(process.tgid); !r) spdlog::warn("target {}: {}", name, r.error().message);
-    }
+    spdlog::warn("target {}: process {} ({}) is gone", config_.targets[process.target_index].name, process.tgid,
+                 process.comm);
+    for (auto& collector : collectors_) collector->target_exited(process);
     metrics_.set_target_processes(process.target_index, tracker_.live_count(process.target_index));
   }
 
  private:
-  void start_sched_probe(EventLoop& loop) {
-    SchedProbe::Options options{.stall_threshold_ns = uint64_t{config_.sched.stall_threshold_ms} * 1'000'000,
-                                .target_count = config_.targets.size()};
-    auto probe = SchedProbe::start(options, [this](const SchedEvent& event) { on_sched_event(event); });
-    if (!probe) {
-      // The agent keeps running: the signal is unknown, which /metrics and (later) /health say.
-      spdlog::error("sched probe: {}; run-queue latency is unknown", probe.error().message);
-      metrics_.set_probe_up("sched", false);
-      return;
-    }
-    sched_ = std::move(*probe);
-    if (auto r = loop.watch(sched_->event_fd(), [this] { sched_->consume_events(); }); !r) {
-      spdlog::error("sched probe: cannot watch its ring buffer: {}", r.error().message);
-    }
-    metrics_.set_probe_up("sched", true);
-    spdlog::info("sched probe: attached (stall threshold {} ms)", config_.sched.stall_threshold_ms);
-  }
-
   void report_targets() {
     if (!tracker_.live().empty()) return;
     std::string names;
@@ -112,33 +96,28 @@ class Agent final : public TargetListener {
   void collect() {
     Sample sample;
     sample.mono_ns = monotonic_ns();
-    if (sched_) {
-      auto reading = sched_->read();
-      if (reading) {
-        sample.sched = sched_deltas_.next(*reading);
-      } else {
-        log_read_error(reading.error());
-      }
-    }
+    for (auto& collector : collectors_) collector->collect(sample);
+    for (const CollectError& error : sample.errors) log_collect_error(error);
     metrics_.record(sample);
   }
 
-  void log_read_error(const Error& error) {
-    // Rate-limited: one line per minute at most, the rest counted.
+  // At most one line per minute; every error is counted in nodepulse_errors_total.
+  void log_collect_error(const CollectError& error) {
     const uint64_t now = monotonic_ns();
-    ++read_errors_;
-    if (now - last_read_error_log_ns_ < 60'000'000'000u) return;
-    last_read_error_log_ns_ = now;
-    spdlog::warn("sched probe: reading maps failed ({} times so far): {}", read_errors_, error.message);
+    ++suppressed_errors_;
+    if (last_error_log_ns_ != 0 && now - last_error_log_ns_ < 60'000'000'000u) return;
+    spdlog::warn("{} {} failed: {} ({} errors since the last message)", error.component, error.op, error.message,
+                 suppressed_errors_);
+    last_error_log_ns_ = now;
+    suppressed_errors_ = 0;
   }
 
   const Config& config_;
   AgentMetrics metrics_;
-  std::unique_ptr<SchedProbe> sched_;
-  SchedDeltaTracker sched_deltas_;
+  std::vector<std::unique_ptr<Collector>> collectors_;
   TargetTracker tracker_;
-  uint64_t read_errors_ = 0;
-  uint64_t last_read_error_log_ns_ = 0;
+  uint64_t suppressed_errors_ = 0;
+  uint64_t last_error_log_ns_ = 0;
 };
 
 // Without these the kernel refuses every program; say so before trying anything.

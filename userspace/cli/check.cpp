@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -36,6 +37,37 @@ std::vector<FeatureCheck> check_targets(const Config& config) {
   return checks;
 }
 
+// Every probe the agent loads: what it needs, and a trial load that runs the verifier.
+struct ProbeCheck {
+  std::string title;
+  ProbeRequirements requirements;
+  std::function<Result<void>()> verify_load;
+};
+
+std::vector<ProbeCheck> probe_checks(const Config& config) {
+  return {
+      {"probe sched (run-queue latency):", SchedProbe::requirements(),
+       [&config] {
+         return SchedProbe::verify_load({.stall_threshold_ns = uint64_t{config.sched.stall_threshold_ms} * 1'000'000,
+                                         .target_count = config.targets.size()});
+       }},
+  };
+}
+
+std::vector<FeatureCheck> check_probe(const ProbeCheck& probe) {
+  std::vector<FeatureCheck> checks = check_probe_requirements(probe.requirements);
+  const bool requirements_met = std::none_of(checks.begin(), checks.end(), [](const FeatureCheck& c) {
+    return c.status == FeatureCheck::Status::kFail;
+  });
+  if (requirements_met) {
+    auto loaded = probe.verify_load();
+    checks.push_back({probe.requirements.probe + ": load (verifier)",
+                      loaded ? FeatureCheck::Status::kOk : FeatureCheck::Status::kFail,
+                      loaded ? "accepted" : loaded.error().message});
+  }
+  return checks;
+}
+
 }  // namespace
 
 int run_check(const Config& config, const std::string& config_source) {
@@ -51,18 +83,7 @@ int run_check(const Config& config, const std::string& config_source) {
   std::printf("config: %s: ok\n", config_source.c_str());
   section("kernel and privileges:", check_environment());
 
-  std::vector<FeatureCheck> sched = check_probe_requirements(SchedProbe::requirements());
-  const bool requirements_met = std::none_of(sched.begin(), sched.end(), [](const FeatureCheck& c) {
-    return c.status == FeatureCheck::Status::kFail;
-  });
-  if (requirements_met) {
-    SchedProbe::Options options{.stall_threshold_ns = uint64_t{config.sched.stall_threshold_ms} * 1'000'000,
-                                .target_count = config.targets.size()};
-    auto loaded = SchedProbe::verify_load(options);
-    sched.push_back({"sched: load (verifier)", loaded ? FeatureCheck::Status::kOk : FeatureCheck::Status::kFail,
-                     loaded ? "accepted" : loaded.error().message});
-  }
-  section("probe sched (run-queue latency):", sched);
+  for (const ProbeCheck& probe : probe_checks(config)) section(probe.title.c_str(), check_probe(probe));
   section("targets:", check_targets(config));
 
   std::printf("%s\n", failed ? "result: some probes will NOT load (see FAIL above)" : "result: everything will load");

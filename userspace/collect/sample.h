@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <string>
 #include <vector>
 
 #include "common/histogram.h"
@@ -24,9 +25,27 @@ struct SchedDelta {
   uint64_t unmeasured_waits = 0;
 };
 
+// What a probe's BPF programs could not deliver or record in one interval (never silent).
+struct ProbeDrops {
+  std::string probe;
+  uint64_t dropped_events = 0;  // ring buffer full
+  uint64_t failed_updates = 0;  // map or storage update failed
+};
+
+// A failure while collecting: counted (nodepulse_errors_total{component,op}) and logged
+// rate-limited by the agent; the signal it concerns stays unknown for this sample.
+struct CollectError {
+  std::string component;
+  std::string op;
+  std::string message;
+};
+
+// Each probe's part is nullopt when the probe is down or its read failed: its signal is unknown.
 struct Sample {
   uint64_t mono_ns = 0;
-  std::optional<SchedDelta> sched;  // nullopt: the probe is down, its signal is unknown
+  std::optional<SchedDelta> sched;
+  std::vector<ProbeDrops> drops;
+  std::vector<CollectError> errors;
 };
 
 // Turns successive cumulative readings into deltas. The first reading yields its whole
