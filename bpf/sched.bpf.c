@@ -1,6 +1,14 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /* Run-queue latency: the time from a task becoming runnable (wakeup, or preemption while
- * runnable) to it running, for the whole node and for each target process. */
+ * runnable) to it running, for the whole node and for each target process.
+ *
+ * Two ways to know when a task was queued, chosen by userspace before load (use_sched_info):
+ * - The kernel's own schedstat bookkeeping (CONFIG_SCHED_INFO): enqueue stamps
+ *   task->sched_info.last_queued on the rq clock, and __schedule() has just updated that
+ *   clock when sched_switch fires. Reading two fields costs far less than our own clock read
+ *   and task-storage write on every wakeup, so only sched_switch is attached. A wait split by
+ *   a migration counts from the last enqueue, as the kernel's run_delay does.
+ * - Otherwise: our own timestamp at sched_wakeup/_new and preemption, in task-local storage. */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
@@ -14,11 +22,15 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
 const volatile __u32 abi_version = NP_SCHED_ABI_VERSION;
 const volatile __u64 stall_threshold_ns = 10ULL * 1000 * 1000;
+const volatile __u32 use_sched_info = 0;
 
 /* Advanced by userspace (mmap'd .bss) each time it reads window_max_ns. */
 volatile __u64 window_epoch;
+/* Bumped by userspace and by sched_process_exit whenever the targets map changes; starts
+ * at 1 so a zeroed cache entry is never valid. */
+volatile __u64 targets_generation = 1;
 
-/* When the task became runnable; task-local so the hot path takes no shared lock. */
+/* When the task became runnable (fallback path only). */
 struct {
 	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
@@ -33,6 +45,13 @@ struct {
 	__type(key, __u32);
 	__type(value, __u32);
 } targets SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct np_target_cache);
+} target_cache SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -61,8 +80,8 @@ struct task_struct___pre_5_14 {
 static __always_inline long task_state(struct task_struct *task)
 {
 	if (bpf_core_field_exists(task->__state))
-		return BPF_CORE_READ(task, __state);
-	return BPF_CORE_READ((struct task_struct___pre_5_14 *)task, state);
+		return task->__state;
+	return ((struct task_struct___pre_5_14 *)task)->state;
 }
 
 static __always_inline struct np_sched_drops *drops(void)
@@ -72,21 +91,30 @@ static __always_inline struct np_sched_drops *drops(void)
 	return bpf_map_lookup_elem(&sched_drops, &zero);
 }
 
-static __always_inline void mark_runnable(struct task_struct *task)
+static __always_inline __u32 target_slot_of(__u32 tgid)
 {
-	__u64 *since;
+	__u64 generation = targets_generation;
+	struct np_target_cache_entry *entry;
+	struct np_target_cache *cache;
+	__u32 zero = 0, slot = 0, *found;
 
-	if (task->pid == 0)
-		return;
-	since = bpf_task_storage_get(&runnable_since, task, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
-	if (!since) {
-		struct np_sched_drops *d = drops();
-
-		if (d)
-			d->task_storage++;
-		return;
+	cache = bpf_map_lookup_elem(&target_cache, &zero);
+	if (cache) {
+		entry = &cache->entries[tgid & (NP_TARGET_CACHE_SIZE - 1)];
+		if (entry->tgid == tgid && entry->generation == generation)
+			return entry->slot;
 	}
-	*since = bpf_ktime_get_ns();
+	found = bpf_map_lookup_elem(&targets, &tgid);
+	if (found && *found <= NP_SCHED_MAX_TARGETS)
+		slot = *found;
+	if (cache) {
+		/* Tagged with the generation read before the lookup: a concurrent change leaves
+		 * this entry stale, to be refreshed next time. */
+		entry->tgid = tgid;
+		entry->generation = generation;
+		entry->slot = slot;
+	}
+	return slot;
 }
 
 static __always_inline void record_wait(__u32 slot, __u64 wait_ns, __u64 epoch)
@@ -106,7 +134,7 @@ static __always_inline void record_wait(__u32 slot, __u64 wait_ns, __u64 epoch)
 		stats->window_max_ns = wait_ns;
 }
 
-static __always_inline void emit_stall(struct task_struct *task, __u32 slot, __u64 wait_ns, __u64 now)
+static __always_inline void emit_event(struct task_struct *task, __u32 kind, __u32 slot, __u64 wait_ns)
 {
 	struct np_sched_event *event;
 
@@ -118,9 +146,10 @@ static __always_inline void emit_stall(struct task_struct *task, __u32 slot, __u
 			d->ringbuf_full++;
 		return;
 	}
-	event->ts_ns = now;
+	__builtin_memset(event, 0, sizeof(*event));
+	event->ts_ns = bpf_ktime_get_ns();
 	event->wait_ns = wait_ns;
-	event->kind = NP_SCHED_EVENT_STALL;
+	event->kind = kind;
 	event->tgid = task->tgid;
 	event->pid = task->pid;
 	event->target_slot = slot;
@@ -128,31 +157,36 @@ static __always_inline void emit_stall(struct task_struct *task, __u32 slot, __u
 	bpf_ringbuf_submit(event, 0);
 }
 
-static __always_inline void mark_running(struct task_struct *task)
+static __always_inline void record_run(struct task_struct *task, __u64 wait_ns)
 {
-	__u64 *since, now, wait_ns, epoch;
-	__u32 tgid, *slot;
+	__u64 epoch = window_epoch;
+	__u32 slot;
+
+	record_wait(NP_SCHED_NODE_SLOT, wait_ns, epoch);
+	slot = target_slot_of(task->tgid);
+	if (slot == NP_SCHED_NODE_SLOT)
+		return;
+	record_wait(slot, wait_ns, epoch);
+	if (wait_ns >= stall_threshold_ns)
+		emit_event(task, NP_SCHED_EVENT_STALL, slot, wait_ns);
+}
+
+/* Fallback path: stamp the task when it becomes runnable. */
+static __always_inline void mark_runnable(struct task_struct *task)
+{
+	__u64 *since;
 
 	if (task->pid == 0)
 		return;
-	/* No F_CREATE: a task never seen runnable since we attached has nothing to measure. */
-	since = bpf_task_storage_get(&runnable_since, task, 0, 0);
-	if (!since || *since == 0)
-		return;
-	now = bpf_ktime_get_ns();
-	wait_ns = now - *since;
-	*since = 0;
+	since = bpf_task_storage_get(&runnable_since, task, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+	if (!since) {
+		struct np_sched_drops *d = drops();
 
-	epoch = window_epoch;
-	record_wait(NP_SCHED_NODE_SLOT, wait_ns, epoch);
-
-	tgid = task->tgid;
-	slot = bpf_map_lookup_elem(&targets, &tgid);
-	if (!slot || *slot == NP_SCHED_NODE_SLOT || *slot > NP_SCHED_MAX_TARGETS)
+		if (d)
+			d->task_storage++;
 		return;
-	record_wait(*slot, wait_ns, epoch);
-	if (wait_ns >= stall_threshold_ns)
-		emit_stall(task, *slot, wait_ns, now);
+	}
+	*since = bpf_ktime_get_ns();
 }
 
 SEC("tp_btf/sched_wakeup")
@@ -172,33 +206,33 @@ int BPF_PROG(sched_wakeup_new, struct task_struct *task)
 SEC("tp_btf/sched_switch")
 int BPF_PROG(sched_switch, bool preempt, struct task_struct *prev, struct task_struct *next)
 {
+	__u64 queued, now, *since;
+
+	if (next->pid == 0)
+		return 0;
+	if (use_sched_info) {
+		queued = next->sched_info.last_queued;
+		if (!queued)
+			return 0;
+		now = next->se.cfs_rq->rq->clock;
+		if (now < queued)
+			return 0;
+		record_run(next, now - queued);
+		return 0;
+	}
+
 	/* A task switched out while still runnable goes straight back to the run queue. */
 	if (task_state(prev) == TASK_RUNNING)
 		mark_runnable(prev);
-	mark_running(next);
+	/* No F_CREATE: a task never seen runnable since we attached has nothing to measure. */
+	since = bpf_task_storage_get(&runnable_since, next, 0, 0);
+	if (!since || *since == 0)
+		return 0;
+	now = bpf_ktime_get_ns();
+	queued = *since;
+	*since = 0;
+	record_run(next, now - queued);
 	return 0;
-}
-
-static __always_inline void emit_lifecycle(struct task_struct *task, __u32 kind, __u32 slot)
-{
-	struct np_sched_event *event;
-
-	event = bpf_ringbuf_reserve(&sched_events, sizeof(*event), 0);
-	if (!event) {
-		struct np_sched_drops *d = drops();
-
-		if (d)
-			d->ringbuf_full++;
-		return;
-	}
-	__builtin_memset(event, 0, sizeof(*event));
-	event->ts_ns = bpf_ktime_get_ns();
-	event->kind = kind;
-	event->tgid = task->tgid;
-	event->pid = task->pid;
-	event->target_slot = slot;
-	bpf_probe_read_kernel_str(event->comm, sizeof(event->comm), task->comm);
-	bpf_ringbuf_submit(event, 0);
 }
 
 /* Every exec is reported: whether the new image is a target depends on its command line,
@@ -206,7 +240,7 @@ static __always_inline void emit_lifecycle(struct task_struct *task, __u32 kind,
 SEC("tp_btf/sched_process_exec")
 int BPF_PROG(sched_process_exec, struct task_struct *task)
 {
-	emit_lifecycle(task, NP_SCHED_EVENT_EXEC, 0);
+	emit_event(task, NP_SCHED_EVENT_EXEC, 0, 0);
 	return 0;
 }
 
@@ -223,6 +257,7 @@ int BPF_PROG(sched_process_exit, struct task_struct *task)
 		return 0;
 	found = *slot;
 	bpf_map_delete_elem(&targets, &tgid);
-	emit_lifecycle(task, NP_SCHED_EVENT_EXIT, found);
+	__sync_fetch_and_add(&targets_generation, 1);
+	emit_event(task, NP_SCHED_EVENT_EXIT, found, 0);
 	return 0;
 }

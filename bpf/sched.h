@@ -6,7 +6,7 @@
 #include "histogram.h"
 
 /* Bumped on any change to the structs below; the loader refuses a mismatch. */
-#define NP_SCHED_ABI_VERSION 1
+#define NP_SCHED_ABI_VERSION 2
 
 /* Index 0 of runq_stats is the node as a whole; targets use 1..NP_SCHED_MAX_TARGETS. */
 #define NP_SCHED_NODE_SLOT 0
@@ -35,6 +35,21 @@ enum np_sched_event_kind {
 	NP_SCHED_EVENT_STALL = 1, /* a target thread waited >= stall_threshold_ns */
 	NP_SCHED_EVENT_EXEC = 2,  /* some process exec'd: userspace decides whether it is a target */
 	NP_SCHED_EVENT_EXIT = 3,  /* a target process (thread group leader) exited */
+};
+
+/* A per-CPU direct-mapped cache of tgid -> target slot, so the hot path skips the targets
+ * hash. An entry is valid while its generation equals targets_generation, which userspace
+ * and the exit program bump whenever the targets map changes. */
+#define NP_TARGET_CACHE_SIZE 64
+
+struct np_target_cache_entry {
+	__u64 generation;
+	__u32 tgid;
+	__u32 slot; /* 0: not a target */
+};
+
+struct np_target_cache {
+	struct np_target_cache_entry entries[NP_TARGET_CACHE_SIZE];
 };
 
 /* Ring buffer record. */

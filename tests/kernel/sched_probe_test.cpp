@@ -43,16 +43,26 @@ std::vector<ChildProcess> start_hogs(int cpu, int count, std::chrono::millisecon
   return hogs;
 }
 
-class SchedProbeTest : public ::testing::Test {
+using QueueTimestamps = SchedProbe::QueueTimestamps;
+
+// Every case runs on both paths: the kernel's schedstat timestamps and our own wakeup hooks.
+class SchedProbeTest : public ::testing::TestWithParam<QueueTimestamps> {
  protected:
-  void SetUp() override { NODEPULSE_REQUIRE_ROOT(); }
+  void SetUp() override {
+    NODEPULSE_REQUIRE_ROOT();
+    if (GetParam() == QueueTimestamps::kSchedstat) {
+      ASSERT_TRUE(SchedProbe::kernel_has_schedstat_timestamps()) << "this kernel was measured to have them";
+    }
+  }
 
   void start_probe(std::chrono::milliseconds stall_threshold) {
     SchedProbe::Options options{.stall_threshold_ns = static_cast<uint64_t>(stall_threshold.count()) * 1'000'000,
-                                .target_count = 1};
+                                .target_count = 1,
+                                .queue_timestamps = GetParam()};
     auto probe = SchedProbe::start(options, [this](const SchedEvent& event) { events_.push_back(event); });
     ASSERT_TRUE(probe) << probe.error().message;
     probe_ = std::move(*probe);
+    ASSERT_EQ(probe_->queue_timestamps(), GetParam());
     auto baseline = probe_->read();
     ASSERT_TRUE(baseline) << baseline.error().message;
     baseline_ = *baseline;
@@ -82,13 +92,18 @@ class SchedProbeTest : public ::testing::Test {
   std::vector<SchedEvent> events_;
 };
 
-TEST_F(SchedProbeTest, LoadsAndAttachesEveryProgram) {
+TEST_P(SchedProbeTest, LoadsAndAttachesEveryProgram) {
   start_probe(10ms);
   std::vector<std::string> names;
   for (const ProgramStats& stats : probe_->program_stats()) names.push_back(stats.name);
   std::sort(names.begin(), names.end());
-  EXPECT_EQ(names, (std::vector<std::string>{"sched_process_exec", "sched_process_exit", "sched_switch",
-                                             "sched_wakeup", "sched_wakeup_new"}));
+  if (GetParam() == QueueTimestamps::kSchedstat) {
+    EXPECT_EQ(names, (std::vector<std::string>{"sched_process_exec", "sched_process_exit", "sched_switch"}))
+        << "the wakeup hooks are not loaded when the kernel stamps queueing itself";
+  } else {
+    EXPECT_EQ(names, (std::vector<std::string>{"sched_process_exec", "sched_process_exit", "sched_switch",
+                                               "sched_wakeup", "sched_wakeup_new"}));
+  }
   const SchedReading reading = run_for(200ms);
   EXPECT_GT(reading.node.wait.count, baseline_.node.wait.count) << "a live node always has run-queue waits";
   EXPECT_EQ(reading.dropped_events, 0u);
@@ -96,7 +111,7 @@ TEST_F(SchedProbeTest, LoadsAndAttachesEveryProgram) {
 
 // p99 >= 5 ms, measured exactly: with the stall threshold at 5 ms, at least 1% of the
 // victim's waits must be stalls.
-TEST_F(SchedProbeTest, StarvedNice19VictimHasHighP99AndStallEvents) {
+TEST_P(SchedProbeTest, StarvedNice19VictimHasHighP99AndStallEvents) {
   start_probe(5ms);
   const int cpu = testing::last_cpu();
   auto hogs = start_hogs(cpu, 2, kRun + 1s);
@@ -115,7 +130,7 @@ TEST_F(SchedProbeTest, StarvedNice19VictimHasHighP99AndStallEvents) {
   EXPECT_GE(reading.node.wait.count - baseline_.node.wait.count, waits) << "the node includes the target";
 }
 
-TEST_F(SchedProbeTest, VictimAloneHasP99BelowOneMillisecond) {
+TEST_P(SchedProbeTest, VictimAloneHasP99BelowOneMillisecond) {
   start_probe(1ms);
   ChildProcess victim = start_victim(testing::last_cpu(), 19, kRun);
   ASSERT_TRUE(probe_->add_target(victim.pid(), 0));
@@ -128,7 +143,7 @@ TEST_F(SchedProbeTest, VictimAloneHasP99BelowOneMillisecond) {
       << stalls << " of " << waits << " waits were 1 ms or more: p99 is not below 1 ms";
 }
 
-TEST_F(SchedProbeTest, WaitsOfANonTargetAreNotCountedUnderTheTarget) {
+TEST_P(SchedProbeTest, WaitsOfANonTargetAreNotCountedUnderTheTarget) {
   start_probe(5ms);
   const int cpu = testing::last_cpu();
   // The target sleeps through the whole run; a non-target victim is starved beside the hogs.
@@ -145,7 +160,7 @@ TEST_F(SchedProbeTest, WaitsOfANonTargetAreNotCountedUnderTheTarget) {
   EXPECT_EQ(stall_events_of(target.pid(), 0), 0u);
 }
 
-TEST_F(SchedProbeTest, ReportsExecAndTargetExit) {
+TEST_P(SchedProbeTest, ReportsExecAndTargetExit) {
   start_probe(10ms);
   ChildProcess child = ChildProcess::spawn({"sleep", "0.3"});
   const pid_t child_pid = child.pid();  // wait_for_exit forgets it once reaped
@@ -173,6 +188,12 @@ TEST_F(SchedProbeTest, ReportsExecAndTargetExit) {
                           [&](const SchedEvent& e) { return e.kind == SchedEvent::Kind::kExit && e.tgid == other_pid; }),
             0);
 }
+
+INSTANTIATE_TEST_SUITE_P(QueueTimestamps, SchedProbeTest,
+                         ::testing::Values(QueueTimestamps::kSchedstat, QueueTimestamps::kWakeup),
+                         [](const ::testing::TestParamInfo<QueueTimestamps>& info) {
+                           return info.param == QueueTimestamps::kSchedstat ? "Schedstat" : "Wakeup";
+                         });
 
 }  // namespace
 }  // namespace nodepulse

@@ -7,17 +7,27 @@ namespace nodepulse {
 SchedCollector::SchedCollector(const Config& config, std::function<void(const SchedEvent&)> on_event)
     : config_(config), on_event_(std::move(on_event)) {}
 
+SchedProbe::Options sched_probe_options(const Config& config) {
+  using QueueTimestamps = SchedProbe::QueueTimestamps;
+  const std::string& source = config.sched.queue_timestamps;
+  return {.stall_threshold_ns = uint64_t{config.sched.stall_threshold_ms} * 1'000'000,
+          .target_count = config.targets.size(),
+          .queue_timestamps = source == "schedstat" ? QueueTimestamps::kSchedstat
+                              : source == "wakeup"  ? QueueTimestamps::kWakeup
+                                                    : QueueTimestamps::kAuto};
+}
+
 Result<void> SchedCollector::start(EventLoop& loop) {
-  const SchedProbe::Options options{.stall_threshold_ns = uint64_t{config_.sched.stall_threshold_ms} * 1'000'000,
-                                    .target_count = config_.targets.size()};
-  auto probe = SchedProbe::start(options, on_event_);
+  auto probe = SchedProbe::start(sched_probe_options(config_), on_event_);
   if (!probe) return probe.error();
   probe_ = std::move(*probe);
   if (auto watched = loop.watch(probe_->event_fd(), [this] { probe_->consume_events(); }); !watched) {
     probe_.reset();
     return watched.error();
   }
-  spdlog::info("sched probe: attached (stall threshold {} ms)", config_.sched.stall_threshold_ms);
+  spdlog::info("sched probe: attached (stall threshold {} ms, queue timestamps from {})",
+               config_.sched.stall_threshold_ms,
+               probe_->queue_timestamps() == SchedProbe::QueueTimestamps::kSchedstat ? "schedstat" : "wakeup hooks");
   return ok();
 }
 

@@ -10,6 +10,9 @@
 
 namespace nodepulse {
 
+// The sched probe's options as the config sets them.
+SchedProbe::Options sched_probe_options(const Config& config);
+
 class SchedCollector final : public Collector {
  public:
   // `on_event` receives every exec, exit and stall event as the ring buffer delivers it.

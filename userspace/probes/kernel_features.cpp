@@ -11,6 +11,7 @@
 #include <fstream>
 #include <memory>
 #include <sstream>
+#include <string_view>
 
 #include "probes/bpf_util.h"
 
@@ -98,6 +99,20 @@ const char* status_name(FeatureCheck::Status status) {
     case FeatureCheck::Status::kFail: return "FAIL";
   }
   return "?";
+}
+
+bool kernel_struct_has_member(const char* struct_name, const char* member) {
+  BtfPtr vmlinux = load_vmlinux_btf();
+  if (!vmlinux) return false;
+  const int id = btf__find_by_name_kind(vmlinux.get(), struct_name, BTF_KIND_STRUCT);
+  if (id < 0) return false;
+  const btf_type* type = btf__type_by_id(vmlinux.get(), static_cast<uint32_t>(id));
+  const btf_member* members = btf_members(type);
+  for (uint16_t i = 0; i < btf_vlen(type); ++i) {
+    const char* name = btf__name_by_offset(vmlinux.get(), members[i].name_off);
+    if (name && std::string_view(name) == member) return true;
+  }
+  return false;
 }
 
 std::vector<FeatureCheck> check_environment() {

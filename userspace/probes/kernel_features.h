@@ -33,4 +33,7 @@ std::vector<FeatureCheck> check_probe_requirements(const ProbeRequirements& prob
 
 const char* status_name(FeatureCheck::Status status);
 
+// Whether the running kernel's BTF has `struct_name.member` (false when there is no BTF).
+bool kernel_struct_has_member(const char* struct_name, const char* member);
+
 }  // namespace nodepulse

@@ -18,6 +18,7 @@ static_assert(sizeof(np_runq_stats) == sizeof(np_histogram) + 3 * 8);
 static_assert(offsetof(np_runq_stats, stalls) == sizeof(np_histogram));
 static_assert(offsetof(np_runq_stats, window_epoch) == sizeof(np_histogram) + 16);
 static_assert(sizeof(np_sched_drops) == 16);
+static_assert(sizeof(np_target_cache_entry) == 16);
 static_assert(sizeof(np_sched_event) == 32 + NP_COMM_LEN);
 static_assert(offsetof(np_sched_event, kind) == 16);
 static_assert(offsetof(np_sched_event, comm) == 32);

@@ -14,6 +14,7 @@ using SchedSkeleton = SkeletonPtr<sched_bpf, sched_bpf__destroy>;
 
 struct SchedProbe::Impl {
   SchedSkeleton skeleton;
+  QueueTimestamps queue_timestamps = QueueTimestamps::kWakeup;
   std::optional<RingBuffer> events;
   EventHandler handler;
   size_t target_count = 0;
@@ -38,7 +39,23 @@ struct SchedProbe::Impl {
 
 namespace {
 
-Result<SchedSkeleton> open_and_load(const SchedProbe::Options& options) {
+Result<SchedProbe::QueueTimestamps> resolve_queue_timestamps(SchedProbe::QueueTimestamps wanted) {
+  using QueueTimestamps = SchedProbe::QueueTimestamps;
+  const bool available = SchedProbe::kernel_has_schedstat_timestamps();
+  switch (wanted) {
+    case QueueTimestamps::kAuto: return available ? QueueTimestamps::kSchedstat : QueueTimestamps::kWakeup;
+    case QueueTimestamps::kSchedstat:
+      if (!available) {
+        return Error{"sched.queue_timestamps=schedstat, but this kernel has no task_struct.sched_info "
+                     "(CONFIG_SCHED_INFO) or cfs_rq.rq; use auto or wakeup"};
+      }
+      return wanted;
+    case QueueTimestamps::kWakeup: return wanted;
+  }
+  return wanted;
+}
+
+Result<SchedSkeleton> open_and_load(const SchedProbe::Options& options, SchedProbe::QueueTimestamps path) {
   if (options.target_count > NP_SCHED_MAX_TARGETS) {
     return Error{"the sched probe supports at most " + std::to_string(NP_SCHED_MAX_TARGETS) + " targets"};
   }
@@ -49,13 +66,29 @@ Result<SchedSkeleton> open_and_load(const SchedProbe::Options& options) {
                  ", this agent expects " + std::to_string(NP_SCHED_ABI_VERSION) + " (stale build?)"};
   }
   skeleton->rodata->stall_threshold_ns = options.stall_threshold_ns;
+  const bool schedstat = path == SchedProbe::QueueTimestamps::kSchedstat;
+  skeleton->rodata->use_sched_info = schedstat ? 1 : 0;
+  // With schedstat timestamps the wakeup hooks would only cost time.
+  bpf_program__set_autoload(skeleton->progs.sched_wakeup, !schedstat);
+  bpf_program__set_autoload(skeleton->progs.sched_wakeup_new, !schedstat);
   if (int err = sched_bpf__load(skeleton.get())) return errno_error("loading the sched BPF programs", err);
   return skeleton;
 }
 
 }  // namespace
 
+bool SchedProbe::kernel_has_schedstat_timestamps() {
+  return kernel_struct_has_member("task_struct", "sched_info") && kernel_struct_has_member("cfs_rq", "rq");
+}
+
 ProbeRequirements SchedProbe::requirements() {
+  if (kernel_has_schedstat_timestamps()) {
+    return {.probe = "sched",
+            .btf_tracepoints = {"sched_switch", "sched_process_exec", "sched_process_exit"},
+            .tracepoints = {},
+            .ring_buffer = true,
+            .task_storage = false};
+  }
   return {.probe = "sched",
           .btf_tracepoints = {"sched_wakeup", "sched_wakeup_new", "sched_switch", "sched_process_exec",
                               "sched_process_exit"},
@@ -65,15 +98,20 @@ ProbeRequirements SchedProbe::requirements() {
 }
 
 Result<void> SchedProbe::verify_load(const Options& options) {
-  auto skeleton = open_and_load(options);
+  auto path = resolve_queue_timestamps(options.queue_timestamps);
+  if (!path) return path.error();
+  auto skeleton = open_and_load(options, *path);
   if (!skeleton) return skeleton.error();
   return ok();
 }
 
 Result<std::unique_ptr<SchedProbe>> SchedProbe::start(const Options& options, EventHandler handler) {
-  auto skeleton = open_and_load(options);
+  auto path = resolve_queue_timestamps(options.queue_timestamps);
+  if (!path) return path.error();
+  auto skeleton = open_and_load(options, *path);
   if (!skeleton) return skeleton.error();
   auto impl = std::make_unique<Impl>();
+  impl->queue_timestamps = *path;
   impl->handler = std::move(handler);
   impl->target_count = options.target_count;
   impl->skeleton = std::move(*skeleton);
@@ -97,6 +135,7 @@ Result<void> SchedProbe::add_target(pid_t tgid, size_t target_index) {
   if (int err = bpf_map__update_elem(impl_->skeleton->maps.targets, &key, sizeof(key), &slot, sizeof(slot), BPF_ANY)) {
     return errno_error("adding pid " + std::to_string(tgid) + " to the sched targets map", err);
   }
+  invalidate_target_cache();
   return ok();
 }
 
@@ -105,6 +144,7 @@ Result<void> SchedProbe::remove_target(pid_t tgid) {
   const int err = bpf_map__delete_elem(impl_->skeleton->maps.targets, &key, sizeof(key), 0);
   // The kernel side already prunes exited targets, so "not there" is fine.
   if (err && err != -ENOENT) return errno_error("removing pid " + std::to_string(tgid) + " from the sched targets", err);
+  invalidate_target_cache();
   return ok();
 }
 
@@ -131,6 +171,12 @@ Result<SchedReading> SchedProbe::read() {
   }
   return reading;
 }
+
+void SchedProbe::invalidate_target_cache() {
+  __atomic_fetch_add(&impl_->skeleton->data->targets_generation, 1, __ATOMIC_SEQ_CST);
+}
+
+SchedProbe::QueueTimestamps SchedProbe::queue_timestamps() const { return impl_->queue_timestamps; }
 
 int SchedProbe::event_fd() const { return impl_->events->epoll_fd(); }
 

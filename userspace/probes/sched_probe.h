@@ -19,10 +19,22 @@ namespace nodepulse {
 
 class SchedProbe {
  public:
+  // Where the time a task was queued comes from (see bpf/sched.bpf.c).
+  enum class QueueTimestamps {
+    kAuto,       // schedstat when the kernel has it, else wakeup
+    kSchedstat,  // the kernel's task->sched_info.last_queued: only sched_switch is hooked
+    kWakeup,     // our own stamp at sched_wakeup/_new and preemption, in task storage
+  };
+
   struct Options {
     uint64_t stall_threshold_ns = 10'000'000;
     size_t target_count = 1;  // how many entries RunqReading::targets has
+    QueueTimestamps queue_timestamps = QueueTimestamps::kAuto;
   };
+
+  // Whether this kernel keeps schedstat queue timestamps we can read (CONFIG_SCHED_INFO and
+  // cfs_rq->rq, i.e. CONFIG_FAIR_GROUP_SCHED).
+  static bool kernel_has_schedstat_timestamps();
   // Called on the thread that calls consume_events(); may throw (caught and logged there).
   using EventHandler = std::function<void(const SchedEvent&)>;
 
@@ -51,9 +63,14 @@ class SchedProbe {
 
   std::vector<ProgramStats> program_stats() const;
 
+  // The path chosen at load: kSchedstat or kWakeup.
+  QueueTimestamps queue_timestamps() const;
+
  private:
   struct Impl;
   explicit SchedProbe(std::unique_ptr<Impl> impl);
+  // The kernel caches tgid -> slot per CPU; any change to the targets map must invalidate it.
+  void invalidate_target_cache();
   std::unique_ptr<Impl> impl_;
 };
 
