@@ -30,6 +30,18 @@ std::vector<std::tuple<std::string, std::string, std::string, std::string, std::
   return fields;
 }
 
+std::vector<std::tuple<std::string, uint32_t>> exec_list(const std::vector<ExecHookSpec>& hooks) {
+  std::vector<std::tuple<std::string, uint32_t>> fields;
+  for (const ExecHookSpec& hook : hooks) fields.emplace_back(hook.command, hook.timeout_ms);
+  return fields;
+}
+
+std::vector<std::tuple<std::string, uint32_t, uint32_t>> webhook_list(const std::vector<WebhookSpec>& webhooks) {
+  std::vector<std::tuple<std::string, uint32_t, uint32_t>> fields;
+  for (const WebhookSpec& webhook : webhooks) fields.emplace_back(webhook.url, webhook.timeout_ms, webhook.retries);
+  return fields;
+}
+
 // Field by field, so that a failure names the field.
 void expect_same_config(const Config& actual, const Config& expected) {
   EXPECT_EQ(actual.cluster, expected.cluster);
@@ -42,14 +54,34 @@ void expect_same_config(const Config& actual, const Config& expected) {
   EXPECT_EQ(actual.network.max_peers, expected.network.max_peers);
   EXPECT_EQ(actual.http.listen, expected.http.listen);
   EXPECT_EQ(actual.agent_check.listen, expected.agent_check.listen);
+  EXPECT_EQ(actual.agent_check.drain_below_weight, expected.agent_check.drain_below_weight);
   EXPECT_EQ(actual.zookeeper.connect, expected.zookeeper.connect);
   EXPECT_EQ(actual.zookeeper.root, expected.zookeeper.root);
   EXPECT_EQ(actual.zookeeper.session_timeout_ms, expected.zookeeper.session_timeout_ms);
+  EXPECT_EQ(actual.zookeeper.auth_file, expected.zookeeper.auth_file);
   EXPECT_EQ(actual.heartbeat.interval_ms, expected.heartbeat.interval_ms);
   EXPECT_EQ(actual.keepalived.track_file, expected.keepalived.track_file);
+  EXPECT_EQ(actual.keepalived.healthy_value, expected.keepalived.healthy_value);
+  EXPECT_EQ(actual.keepalived.degraded_value, expected.keepalived.degraded_value);
+  EXPECT_EQ(actual.keepalived.failing_value, expected.keepalived.failing_value);
+  EXPECT_EQ(actual.keepalived.unknown_value, expected.keepalived.unknown_value);
+  EXPECT_EQ(exec_list(actual.alerts.exec), exec_list(expected.alerts.exec));
+  EXPECT_EQ(webhook_list(actual.alerts.webhooks), webhook_list(expected.alerts.webhooks));
+  EXPECT_EQ(actual.alerts.alertmanager_url, expected.alerts.alertmanager_url);
+  EXPECT_EQ(actual.alerts.alertmanager_timeout_ms, expected.alerts.alertmanager_timeout_ms);
   EXPECT_EQ(actual.log.level, expected.log.level);
   EXPECT_EQ(actual.sched.stall_threshold_ms, expected.sched.stall_threshold_ms);
+  EXPECT_EQ(actual.sched.queue_timestamps, expected.sched.queue_timestamps);
+  EXPECT_EQ(actual.memory.psi_trigger_stall_us, expected.memory.psi_trigger_stall_us);
+  EXPECT_EQ(actual.memory.psi_trigger_window_us, expected.memory.psi_trigger_window_us);
   EXPECT_EQ(actual.collect.interval_ms, expected.collect.interval_ms);
+  EXPECT_EQ(actual.health.recover_after_ms, expected.health.recover_after_ms);
+  EXPECT_EQ(actual.health.window_ms, expected.health.window_ms);
+  EXPECT_EQ(actual.health.runq_p99_warn_ms, expected.health.runq_p99_warn_ms);
+  EXPECT_EQ(actual.health.runq_p99_fail_ms, expected.health.runq_p99_fail_ms);
+  EXPECT_EQ(actual.health.runq_stall_fail_ms, expected.health.runq_stall_fail_ms);
+  EXPECT_EQ(actual.health.jvm_pause_warn_ms, expected.health.jvm_pause_warn_ms);
+  EXPECT_EQ(actual.health.jvm_pause_fail_ms, expected.health.jvm_pause_fail_ms);
 }
 
 Config parse_ok(const std::string& yaml, const std::vector<std::string>& overrides = {}) {
@@ -77,14 +109,36 @@ Config every_field_changed() {
   config.network.max_peers = 4096;
   config.http.listen = "[::1]:19477";
   config.agent_check.listen = "0.0.0.0:9478";
+  config.agent_check.drain_below_weight = 100;
   config.zookeeper.connect = "h1:2181,h2:2181/chroot";
   config.zookeeper.root = "/";
   config.zookeeper.session_timeout_ms = 600000;
+  config.zookeeper.auth_file = "/etc/nodepulse/zk-digest";
   config.heartbeat.interval_ms = 50;
   config.keepalived.track_file = "null";
+  config.keepalived.healthy_value = 2147483647;
+  config.keepalived.degraded_value = -50;
+  config.keepalived.failing_value = -2147483647;
+  config.keepalived.unknown_value = 1;
+  config.alerts.exec = {{"/usr/local/bin/page --node \"$NODEPULSE_NODE_ID\"", 1},
+                        {"logger -t nodepulse 'state: x'", 600000}};
+  config.alerts.webhooks = {{"http://hooks.internal:8080/nodepulse?token=abc", 1, 0},
+                            {"http://[::1]:9000/", 600000, 10}};
+  config.alerts.alertmanager_url = "http://127.0.0.1:9093";
+  config.alerts.alertmanager_timeout_ms = 1;
   config.log.level = "debug";
   config.sched.stall_threshold_ms = 60000;
+  config.sched.queue_timestamps = "wakeup";
+  config.memory.psi_trigger_stall_us = 0;
+  config.memory.psi_trigger_window_us = 10000000;
   config.collect.interval_ms = 10;
+  config.health.recover_after_ms = 0;
+  config.health.window_ms = 600000;
+  config.health.runq_p99_warn_ms = 5;
+  config.health.runq_p99_fail_ms = 60000;
+  config.health.runq_stall_fail_ms = 600000;
+  config.health.jvm_pause_warn_ms = 1;
+  config.health.jvm_pause_fail_ms = 600000;
   return config;
 }
 
@@ -106,8 +160,20 @@ TEST(ParseConfig, DefaultsAreTheDocumentedOnes) {
   EXPECT_EQ(config.http.listen, "127.0.0.1:9477");
   EXPECT_EQ(config.zookeeper.root, "/nodepulse");
   EXPECT_EQ(config.zookeeper.session_timeout_ms, 4000u);
+  EXPECT_EQ(config.zookeeper.auth_file, "");
+  EXPECT_EQ(config.agent_check.drain_below_weight, 0u);
+  EXPECT_EQ(config.keepalived.healthy_value, 0);
+  EXPECT_EQ(config.keepalived.degraded_value, 0);
+  EXPECT_EQ(config.keepalived.failing_value, -254);
+  EXPECT_EQ(config.keepalived.unknown_value, 0);
+  EXPECT_TRUE(config.alerts.exec.empty());
+  EXPECT_TRUE(config.alerts.webhooks.empty());
+  EXPECT_EQ(config.alerts.alertmanager_url, "");
+  EXPECT_EQ(config.alerts.alertmanager_timeout_ms, 5000u);
   EXPECT_EQ(config.heartbeat.interval_ms, 1000u);
   EXPECT_EQ(config.log.level, "info");
+  EXPECT_EQ(config.memory.psi_trigger_stall_us, 200000u);
+  EXPECT_EQ(config.memory.psi_trigger_window_us, 2000000u);
 }
 
 TEST(ParseConfig, EmptySectionsKeepDefaults) {
@@ -139,20 +205,50 @@ http:
   listen: "[::1]:19477"
 agent_check:
   listen: 0.0.0.0:9478
+  drain_below_weight: 100
 zookeeper:
   connect: h1:2181,h2:2181/chroot
   root: /
   session_timeout_ms: 600000
+  auth_file: /etc/nodepulse/zk-digest
 heartbeat:
   interval_ms: 50
 keepalived:
   track_file: "null"
+  healthy_value: 2147483647
+  degraded_value: -50
+  failing_value: -2147483647
+  unknown_value: +1
+alerts:
+  exec:
+    - command: /usr/local/bin/page --node "$NODEPULSE_NODE_ID"
+      timeout_ms: 1
+    - {command: "logger -t nodepulse 'state: x'", timeout_ms: 600000}
+  webhooks:
+    - url: http://hooks.internal:8080/nodepulse?token=abc
+      timeout_ms: 1
+      retries: 0
+    - {url: "http://[::1]:9000/", timeout_ms: 600000, retries: 10}
+  alertmanager_url: http://127.0.0.1:9093
+  alertmanager_timeout_ms: 1
 log:
   level: debug
 sched:
   stall_threshold_ms: 60000
+  queue_timestamps: wakeup
+memory:
+  psi_trigger_stall_us: 0
+  psi_trigger_window_us: 10000000
 collect:
   interval_ms: 10
+health:
+  recover_after_ms: 0
+  window_ms: 600000
+  runq_p99_warn_ms: 5
+  runq_p99_fail_ms: 60000
+  runq_stall_fail_ms: 600000
+  jvm_pause_warn_ms: 1
+  jvm_pause_fail_ms: 600000
 )";
   expect_same_config(parse_ok(yaml), every_field_changed());
 }
@@ -237,6 +333,35 @@ TEST(ParseConfig, OverrideValueWithEqualsSign) {
   const Config config = parse_ok("", {"targets=[{name: t, cmdline_contains: -Dnode=a}]"});
   ASSERT_EQ(config.targets.size(), 1u);
   EXPECT_EQ(config.targets[0].cmdline_contains, "-Dnode=a");
+}
+
+TEST(ParseConfig, AlertHooksTakeDefaultsPerEntry) {
+  const Config config = parse_ok("", {"alerts.exec=[{command: 'touch /tmp/x'}]", "alerts.webhooks=[{url: 'http://h:1/p'}]"});
+  ASSERT_EQ(config.alerts.exec.size(), 1u);
+  EXPECT_EQ(config.alerts.exec[0].command, "touch /tmp/x");
+  EXPECT_EQ(config.alerts.exec[0].timeout_ms, 5000u);
+  ASSERT_EQ(config.alerts.webhooks.size(), 1u);
+  EXPECT_EQ(config.alerts.webhooks[0].url, "http://h:1/p");
+  EXPECT_EQ(config.alerts.webhooks[0].timeout_ms, 5000u);
+  EXPECT_EQ(config.alerts.webhooks[0].retries, 2u);
+}
+
+TEST(ParseConfig, AlertWebhookErrorsDoNotEchoTheUrl) {
+  // Webhook URLs often carry a token: an error names the key, never the value.
+  for (const char* url : {"https://hooks.example/T0K3N", "hooks.example/T0K3N", "http:///T0K3N"}) {
+    SCOPED_TRACE(url);
+    Result<Config> config = parse_config("", kSource, {std::string("alerts.webhooks=[{url: '") + url + "'}]"});
+    ASSERT_FALSE(config.ok());
+    EXPECT_THAT(config.error().message, HasSubstr("alerts.webhooks[0].url"));
+    EXPECT_THAT(config.error().message, ::testing::Not(HasSubstr("T0K3N")));
+  }
+}
+
+TEST(ParseConfig, KeepalivedValuesAcceptSigns) {
+  const Config config = parse_ok("keepalived:\n  failing_value: -1\n  degraded_value: +3\n  healthy_value: 0\n");
+  EXPECT_EQ(config.keepalived.failing_value, -1);
+  EXPECT_EQ(config.keepalived.degraded_value, 3);
+  EXPECT_EQ(config.keepalived.healthy_value, 0);
 }
 
 TEST(ParseConfig, NeverThrows) {
@@ -389,6 +514,43 @@ const ErrorCase kErrorCases[] = {
      {"cfg.yaml:2:23: zookeeper.session_timeout_ms: expected 1000-600000, got 999"}},
     {"zookeeper session too long", "zookeeper:\n  session_timeout_ms: 600001\n", {},
      {"cfg.yaml:2:23: zookeeper.session_timeout_ms: expected 1000-600000, got 600001"}},
+    {"zookeeper auth file relative", "zookeeper:\n  auth_file: zk-digest\n", {},
+     {"cfg.yaml:2:14: zookeeper.auth_file: expected an absolute path, got 'zk-digest'"}},
+    {"zookeeper auth file not a string", "zookeeper:\n  auth_file: [a]\n", {},
+     {"cfg.yaml:2:14: zookeeper.auth_file: expected a string, got a list"}},
+    {"agent check drain floor over 100", "agent_check:\n  drain_below_weight: 101\n", {},
+     {"cfg.yaml:2:23: agent_check.drain_below_weight: expected 0-100, got 101"}},
+    {"keepalived value not a number", "keepalived:\n  failing_value: abc\n", {},
+     {"cfg.yaml:2:18: keepalived.failing_value: expected a whole number -2147483648 to 2147483647, got 'abc'"}},
+    {"keepalived value beyond int32", "keepalived:\n  degraded_value: 3000000000\n", {},
+     {"cfg.yaml:2:19: keepalived.degraded_value: expected a whole number", "got '3000000000'"}},
+    {"keepalived value below what keepalived reads", "keepalived:\n  healthy_value: -2147483648\n", {},
+     {"cfg.yaml:2:18: keepalived.healthy_value: expected -2147483647 to 2147483647, got -2147483648"}},
+    {"keepalived value override", "", {"keepalived.unknown_value=1.5"},
+     {"--set keepalived.unknown_value: expected a whole number", "got '1.5'"}},
+    {"alert exec not a list", "alerts:\n  exec: /bin/true\n", {},
+     {"cfg.yaml:2:9: alerts.exec: expected a list, got '/bin/true'"}},
+    {"alert exec without command", "alerts:\n  exec:\n    - timeout_ms: 10\n", {},
+     {"cfg.yaml:3:7: alerts.exec[0].command: missing; it is required"}},
+    {"alert exec empty command", "alerts:\n  exec: [{command: ''}]\n", {},
+     {"alerts.exec[0].command: must not be empty"}},
+    {"alert exec unknown key", "alerts:\n  exec:\n    - command: x\n      timeot_ms: 5\n", {},
+     {"cfg.yaml:4:7: alerts.exec[0].timeot_ms: unknown key; the keys of alerts.exec[0] are: command, timeout_ms",
+      "did you mean 'timeout_ms'?"}},
+    {"alert exec timeout zero", "alerts:\n  exec: [{command: x, timeout_ms: 0}]\n", {},
+     {"alerts.exec[0].timeout_ms: expected 1-600000, got 0"}},
+    {"alert webhook https", "alerts:\n  webhooks: [{url: 'https://hooks.example/T0K3N'}]\n", {},
+     {"alerts.webhooks[0].url: https:// is not supported"}},
+    {"alert webhook without scheme", "alerts:\n  webhooks: [{url: hooks.example/x}]\n", {},
+     {"alerts.webhooks[0].url: expected a URL like http://HOST:PORT/PATH"}},
+    {"alert webhook without url", "alerts:\n  webhooks: [{timeout_ms: 5}]\n", {},
+     {"alerts.webhooks[0].url: missing; it is required"}},
+    {"alert webhook too many retries", "alerts:\n  webhooks: [{url: 'http://h/', retries: 11}]\n", {},
+     {"alerts.webhooks[0].retries: expected 0-10, got 11"}},
+    {"alertmanager https", "alerts:\n  alertmanager_url: https://am:9093\n", {},
+     {"cfg.yaml:2:21: alerts.alertmanager_url: https:// is not supported"}},
+    {"alertmanager timeout override", "", {"alerts.alertmanager_timeout_ms=0"},
+     {"--set alerts.alertmanager_timeout_ms: expected 1-600000, got 0"}},
     {"heartbeat too fast", "heartbeat:\n  interval_ms: 49\n", {},
      {"cfg.yaml:2:16: heartbeat.interval_ms: expected 50-60000, got 49"}},
     {"heartbeat too slow", "heartbeat:\n  interval_ms: 60001\n", {},
@@ -397,6 +559,23 @@ const ErrorCase kErrorCases[] = {
      {"cfg.yaml:2:23: sched.stall_threshold_ms: expected 1-60000, got 0"}},
     {"stall threshold too long", "sched:\n  stall_threshold_ms: 60001\n", {},
      {"cfg.yaml:2:23: sched.stall_threshold_ms: expected 1-60000, got 60001"}},
+    {"p99 fail threshold not above warn", "health:\n  runq_p99_warn_ms: 50\n  runq_p99_fail_ms: 50\n", {},
+     {"cfg.yaml:3:21: health.runq_p99_fail_ms: must be above runq_p99_warn_ms (50)"}},
+    {"p99 warn above the default fail threshold", "health:\n  runq_p99_warn_ms: 300\n", {},
+     {"cfg.yaml:2:21: health.runq_p99_warn_ms: must be below runq_p99_fail_ms (200)"}},
+    {"unknown queue timestamp source", "sched:\n  queue_timestamps: tsc\n", {},
+     {"cfg.yaml:2:21: sched.queue_timestamps:", "auto", "schedstat", "wakeup"}},
+    {"PSI window too short", "memory:\n  psi_trigger_window_us: 499999\n", {},
+     {"cfg.yaml:2:26: memory.psi_trigger_window_us: expected 500000-10000000, got 499999"}},
+    {"PSI window too long", "memory:\n  psi_trigger_window_us: 10000001\n", {},
+     {"cfg.yaml:2:26: memory.psi_trigger_window_us: expected 500000-10000000, got 10000001"}},
+    {"PSI stall not below the default window", "memory:\n  psi_trigger_stall_us: 2000000\n", {},
+     {"cfg.yaml:2:25: memory.psi_trigger_stall_us: expected 0 (off) or less than memory.psi_trigger_window_us "
+      "(2000000), got 2000000"}},
+    {"PSI stall not below a window given after it", "memory:\n  psi_trigger_stall_us: 900000\n  psi_trigger_window_us: 800000\n", {},
+     {"memory.psi_trigger_stall_us: expected 0 (off) or less than memory.psi_trigger_window_us (800000)"}},
+    {"PSI stall override above the window", "", {"memory.psi_trigger_stall_us=3000000"},
+     {"--set memory.psi_trigger_stall_us: expected 0 (off) or less than"}},
     {"collect too fast", "collect:\n  interval_ms: 9\n", {},
      {"cfg.yaml:2:16: collect.interval_ms: expected 10-10000, got 9"}},
     {"collect too slow", "collect:\n  interval_ms: 10001\n", {},
@@ -579,9 +758,14 @@ TEST(ToYaml, RendersEveryKey) {
       "cluster",          "node.id",           "node.role",
       "trino.etc_dir",    "targets",           "network.netns",
       "network.ports",    "network.max_peers", "http.listen",
-      "agent_check.listen", "zookeeper.connect", "zookeeper.root",
-      "zookeeper.session_timeout_ms", "heartbeat.interval_ms", "keepalived.track_file",
-      "log.level",        "sched.stall_threshold_ms", "collect.interval_ms"};
+      "agent_check.listen", "agent_check.drain_below_weight", "zookeeper.connect", "zookeeper.root",
+      "zookeeper.session_timeout_ms", "zookeeper.auth_file", "heartbeat.interval_ms", "keepalived.track_file",
+      "keepalived.healthy_value", "keepalived.degraded_value", "keepalived.failing_value", "keepalived.unknown_value",
+      "alerts.exec", "alerts.webhooks", "alerts.alertmanager_url", "alerts.alertmanager_timeout_ms",
+      "log.level",        "sched.stall_threshold_ms", "sched.queue_timestamps", "collect.interval_ms",
+      "health.recover_after_ms", "health.window_ms", "health.runq_p99_warn_ms", "health.runq_p99_fail_ms",
+      "health.runq_stall_fail_ms", "health.jvm_pause_warn_ms", "health.jvm_pause_fail_ms",
+      "memory.psi_trigger_stall_us", "memory.psi_trigger_window_us"};
   EXPECT_EQ(paths, expected);
 }
 

@@ -53,6 +53,17 @@ int main(int argc, char** argv) {
                                                 "BPF stats); print what will load and what will not, and why. Exits 0 when\n"
                                                 "everything needed will load, 1 when something will not, 2 on a bad config.");
   add_config_options(*check, check_options);
+  bool health_check = false;
+  std::string health_url;
+  unsigned health_timeout_ms = 2000;
+  check->add_flag("--health", health_check,
+                  "Instead: ask the local agent's /health; exit 0 on 200 (healthy or degraded), 1 on 503 or no\n"
+                  "answer. For keepalived's vrrp_script.");
+  check->add_option("--url", health_url, "with --health: default http://HOST:PORT/health of http.listen")
+      ->needs("--health");
+  check->add_option("--timeout-ms", health_timeout_ms, "with --health: give up after this long (default 2000)")
+      ->needs("--health")
+      ->check(CLI::Range(1u, 600000u));
 
   CLI::App* version = app.add_subcommand("version", "Print the version and the libraries it was built with");
 
@@ -81,7 +92,10 @@ int main(int argc, char** argv) {
     std::cerr << "nodepulse: config error: log.level: " << level.error().message << "\n";
     return kExitConfigError;
   }
+  if (check->parsed() && health_check) return run_health_check(*config, health_url, health_timeout_ms);
   route_libbpf_log();
+  // Trino's etc/ fills node.id, node.role and network.ports left at their defaults; never fatal.
+  for (const std::string& warning : resolve_trino_settings(*config)) spdlog::warn("trino: {}", warning);
 
   if (agent->parsed()) return run_agent(*config);
   return run_check(*config, options.file.empty() ? "built-in defaults" : options.file);

@@ -11,6 +11,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cctype>
 #include <cerrno>
 #include <charconv>
 #include <concepts>
@@ -160,9 +161,13 @@ Result<void> decode(const Value& value, std::string& text);
 template <std::unsigned_integral Number>
   requires(!std::same_as<Number, bool>)  // a bool needs true/false, not 0/1: give it a decoder
 Result<void> decode(const Value& value, Number& number);
+template <std::signed_integral Number>
+Result<void> decode(const Value& value, Number& number);
 template <class Element>
 Result<void> decode(const Value& value, std::vector<Element>& elements);
 Result<void> decode(const Value& value, TargetSpec& target);
+Result<void> decode(const Value& value, ExecHookSpec& hook);
+Result<void> decode(const Value& value, WebhookSpec& webhook);
 
 // Each check runs only if decoding and the checks before it succeeded.
 template <class Field, class... Checks>
@@ -221,6 +226,16 @@ class Section {
     Section nested(value_.child(key, entry->value));
     fill(nested);
     record(nested.finish());
+  }
+
+  bool has(std::string_view key) { return find(key) != nullptr; }
+
+  // A rule between keys of this map (e.g. warn below fail), reported at `key`'s position, or
+  // at the map's when `key` was not given.
+  void check(std::string_view key, bool holds, const std::string& message) {
+    if (holds || error_) return;
+    const Entry* entry = find(key);
+    error_ = entry ? value_.child(key, entry->value).error(message) : value_.error(message);
   }
 
   Result<void> finish() const {
@@ -344,6 +359,26 @@ Result<void> decode(const Value& value, Number& number) {
   return ok();
 }
 
+template <std::signed_integral Number>
+Result<void> decode(const Value& value, Number& number) {
+  const int64_t min = std::numeric_limits<Number>::min();
+  const int64_t max = std::numeric_limits<Number>::max();
+  const auto wrong = [&] {
+    return value.error("expected a whole number " + std::to_string(min) + " to " + std::to_string(max) +
+                       ", got " + describe(value.node()));
+  };
+  if (!value.node().IsScalar()) return wrong();
+  std::string_view text = value.node().Scalar();
+  if (text.starts_with('+')) text.remove_prefix(1);  // from_chars takes '-' but not '+'
+  int64_t parsed = 0;
+  const auto [end, status] = std::from_chars(text.data(), text.data() + text.size(), parsed);
+  if (text.empty() || status != std::errc{} || end != text.data() + text.size() || parsed < min || parsed > max) {
+    return wrong();
+  }
+  number = static_cast<Number>(parsed);
+  return ok();
+}
+
 template <class Element>
 Result<void> decode(const Value& value, std::vector<Element>& elements) {
   elements.clear();
@@ -402,6 +437,34 @@ auto between(uint64_t low, uint64_t high) {
     return at.error("expected " + std::to_string(low) + "-" + std::to_string(high) + ", got " +
                     std::to_string(number));
   };
+}
+
+auto between_signed(int64_t low, int64_t high) {
+  return [low, high](const Value& at, int64_t number) -> Result<void> {
+    if (number >= low && number <= high) return ok();
+    return at.error("expected " + std::to_string(low) + " to " + std::to_string(high) + ", got " +
+                    std::to_string(number));
+  };
+}
+
+Result<void> not_empty(const Value& at, const std::string& text) {
+  if (!text.empty()) return ok();
+  return at.error("must not be empty");
+}
+
+// Plain http:// only: the alert client speaks no TLS. The URL itself is never echoed, since
+// webhook URLs often carry a token.
+Result<void> http_url(const Value& at, const std::string& url) {
+  const std::size_t separator = url.find("://");
+  std::string scheme = separator == std::string::npos ? "" : url.substr(0, separator + 3);
+  std::ranges::transform(scheme, scheme.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  if (scheme == "https://") {
+    return at.error("https:// is not supported (nodepulse speaks plain HTTP only); use http:// or a local TLS relay");
+  }
+  if (scheme != "http://" || url.size() == scheme.size() || url[scheme.size()] == '/') {
+    return at.error("expected a URL like http://HOST:PORT/PATH");
+  }
+  return ok();
 }
 
 Result<void> port_number(const Value& at, uint16_t port) {
@@ -591,6 +654,23 @@ Result<void> decode(const Value& value, TargetSpec& target) {
   return one_selector(value, target);
 }
 
+// ---- Alert hooks.
+
+Result<void> decode(const Value& value, ExecHookSpec& hook) {
+  Section section(value);
+  section.require("command", hook.command, not_empty);
+  section.read("timeout_ms", hook.timeout_ms, between(1, 600000));
+  return section.finish();
+}
+
+Result<void> decode(const Value& value, WebhookSpec& webhook) {
+  Section section(value);
+  section.require("url", webhook.url, http_url);
+  section.read("timeout_ms", webhook.timeout_ms, between(1, 600000));
+  section.read("retries", webhook.retries, between(0, 10));
+  return section.finish();
+}
+
 // ---- The schema. Adding a key: one read() line here and one line in to_yaml().
 
 void read_config(Section& top, Config& config) {
@@ -609,23 +689,70 @@ void read_config(Section& top, Config& config) {
   top.section("http", [&](Section& http) { http.read("listen", config.http.listen, listen_address); });
   top.section("agent_check", [&](Section& agent_check) {
     agent_check.read("listen", config.agent_check.listen, empty_or(listen_address));
+    agent_check.read("drain_below_weight", config.agent_check.drain_below_weight, between(0, 100));
   });
   top.section("zookeeper", [&](Section& zookeeper) {
     zookeeper.read("connect", config.zookeeper.connect);
     zookeeper.read("root", config.zookeeper.root, znode_path);
     zookeeper.read("session_timeout_ms", config.zookeeper.session_timeout_ms, between(1000, 600000));
+    zookeeper.read("auth_file", config.zookeeper.auth_file, empty_or(absolute_path));
   });
   top.section("heartbeat", [&](Section& heartbeat) {
     heartbeat.read("interval_ms", config.heartbeat.interval_ms, between(50, 60000));
   });
   top.section("keepalived", [&](Section& keepalived) {
     keepalived.read("track_file", config.keepalived.track_file);
+    // keepalived reads the file into an int; keep the values themselves within its range.
+    const auto track_value = between_signed(-2147483647, 2147483647);
+    keepalived.read("healthy_value", config.keepalived.healthy_value, track_value);
+    keepalived.read("degraded_value", config.keepalived.degraded_value, track_value);
+    keepalived.read("failing_value", config.keepalived.failing_value, track_value);
+    keepalived.read("unknown_value", config.keepalived.unknown_value, track_value);
+  });
+  top.section("alerts", [&](Section& alerts) {
+    alerts.read("exec", config.alerts.exec);
+    alerts.read("webhooks", config.alerts.webhooks);
+    alerts.read("alertmanager_url", config.alerts.alertmanager_url, empty_or(http_url));
+    alerts.read("alertmanager_timeout_ms", config.alerts.alertmanager_timeout_ms, between(1, 600000));
   });
   top.section("log", [&](Section& log) {
     log.read("level", config.log.level, one_of({"trace", "debug", "info", "warn", "error", "critical", "off"}));
   });
   top.section("sched", [&](Section& sched) {
     sched.read("stall_threshold_ms", config.sched.stall_threshold_ms, between(1, 60000));
+    sched.read("queue_timestamps", config.sched.queue_timestamps, one_of({"auto", "schedstat", "wakeup"}));
+  });
+  top.section("memory", [&](Section& memory) {
+    memory.read("psi_trigger_window_us", config.memory.psi_trigger_window_us, between(500000, 10000000));
+    memory.read("psi_trigger_stall_us", config.memory.psi_trigger_stall_us,  // read after the window it must fit in
+                [&](const Value& at, uint64_t stall) -> Result<void> {
+                  if (stall < config.memory.psi_trigger_window_us) return ok();
+                  return at.error("expected 0 (off) or less than memory.psi_trigger_window_us (" +
+                                  std::to_string(config.memory.psi_trigger_window_us) + "), got " +
+                                  std::to_string(stall));
+                });
+  });
+  top.section("health", [&](Section& health) {
+    health.read("recover_after_ms", config.health.recover_after_ms, between(0, 600'000));
+    health.read("window_ms", config.health.window_ms, between(1000, 600'000));
+    health.read("runq_p99_warn_ms", config.health.runq_p99_warn_ms, between(1, 60'000));
+    health.read("runq_p99_fail_ms", config.health.runq_p99_fail_ms, between(1, 60'000));
+    health.read("runq_stall_fail_ms", config.health.runq_stall_fail_ms, between(1, 600'000));
+    health.read("jvm_pause_warn_ms", config.health.jvm_pause_warn_ms, between(1, 600'000));
+    health.read("jvm_pause_fail_ms", config.health.jvm_pause_fail_ms, between(1, 600'000));
+    // A warn threshold must lie below its fail threshold; the error names the key that was set.
+    auto warn_below_fail = [&health](const std::string& warn_key, uint32_t warn, const std::string& fail_key,
+                                     uint32_t fail) {
+      if (health.has(fail_key)) {
+        health.check(fail_key, warn < fail, "must be above " + warn_key + " (" + std::to_string(warn) + ")");
+      } else {
+        health.check(warn_key, warn < fail, "must be below " + fail_key + " (" + std::to_string(fail) + ")");
+      }
+    };
+    warn_below_fail("runq_p99_warn_ms", config.health.runq_p99_warn_ms, "runq_p99_fail_ms",
+                    config.health.runq_p99_fail_ms);
+    warn_below_fail("jvm_pause_warn_ms", config.health.jvm_pause_warn_ms, "jvm_pause_fail_ms",
+                    config.health.jvm_pause_fail_ms);
   });
   top.section("collect", [&](Section& collect) {
     collect.read("interval_ms", config.collect.interval_ms, between(10, 10000));
@@ -835,6 +962,33 @@ void emit(YAML::Emitter& out, std::string_view key, uint32_t number) {
   out << YAML::Key << std::string(key) << YAML::Value << number;
 }
 
+void emit(YAML::Emitter& out, std::string_view key, int32_t number) {
+  out << YAML::Key << std::string(key) << YAML::Value << number;
+}
+
+void emit(YAML::Emitter& out, std::string_view key, const std::vector<ExecHookSpec>& hooks) {
+  out << YAML::Key << std::string(key) << YAML::Value << YAML::BeginSeq;
+  for (const ExecHookSpec& hook : hooks) {
+    out << YAML::BeginMap;
+    emit(out, "command", hook.command);
+    emit(out, "timeout_ms", hook.timeout_ms);
+    out << YAML::EndMap;
+  }
+  out << YAML::EndSeq;
+}
+
+void emit(YAML::Emitter& out, std::string_view key, const std::vector<WebhookSpec>& webhooks) {
+  out << YAML::Key << std::string(key) << YAML::Value << YAML::BeginSeq;
+  for (const WebhookSpec& webhook : webhooks) {
+    out << YAML::BeginMap;
+    emit(out, "url", webhook.url);
+    emit(out, "timeout_ms", webhook.timeout_ms);
+    emit(out, "retries", webhook.retries);
+    out << YAML::EndMap;
+  }
+  out << YAML::EndSeq;
+}
+
 void emit(YAML::Emitter& out, std::string_view key, const std::vector<uint16_t>& numbers) {
   out << YAML::Key << std::string(key) << YAML::Value << YAML::Flow << YAML::BeginSeq;
   for (uint16_t number : numbers) out << number;
@@ -898,16 +1052,48 @@ std::string to_yaml(const Config& config) {
     emit(out, "max_peers", config.network.max_peers);
   });
   emit_section(out, "http", [&] { emit(out, "listen", config.http.listen); });
-  emit_section(out, "agent_check", [&] { emit(out, "listen", config.agent_check.listen); });
+  emit_section(out, "agent_check", [&] {
+    emit(out, "listen", config.agent_check.listen);
+    emit(out, "drain_below_weight", config.agent_check.drain_below_weight);
+  });
   emit_section(out, "zookeeper", [&] {
     emit(out, "connect", config.zookeeper.connect);
     emit(out, "root", config.zookeeper.root);
     emit(out, "session_timeout_ms", config.zookeeper.session_timeout_ms);
+    emit(out, "auth_file", config.zookeeper.auth_file);
   });
   emit_section(out, "heartbeat", [&] { emit(out, "interval_ms", config.heartbeat.interval_ms); });
-  emit_section(out, "keepalived", [&] { emit(out, "track_file", config.keepalived.track_file); });
+  emit_section(out, "keepalived", [&] {
+    emit(out, "track_file", config.keepalived.track_file);
+    emit(out, "healthy_value", config.keepalived.healthy_value);
+    emit(out, "degraded_value", config.keepalived.degraded_value);
+    emit(out, "failing_value", config.keepalived.failing_value);
+    emit(out, "unknown_value", config.keepalived.unknown_value);
+  });
+  emit_section(out, "alerts", [&] {
+    emit(out, "exec", config.alerts.exec);
+    emit(out, "webhooks", config.alerts.webhooks);
+    emit(out, "alertmanager_url", config.alerts.alertmanager_url);
+    emit(out, "alertmanager_timeout_ms", config.alerts.alertmanager_timeout_ms);
+  });
   emit_section(out, "log", [&] { emit(out, "level", config.log.level); });
-  emit_section(out, "sched", [&] { emit(out, "stall_threshold_ms", config.sched.stall_threshold_ms); });
+  emit_section(out, "sched", [&] {
+    emit(out, "stall_threshold_ms", config.sched.stall_threshold_ms);
+    emit(out, "queue_timestamps", config.sched.queue_timestamps);
+  });
+  emit_section(out, "memory", [&] {
+    emit(out, "psi_trigger_stall_us", config.memory.psi_trigger_stall_us);
+    emit(out, "psi_trigger_window_us", config.memory.psi_trigger_window_us);
+  });
+  emit_section(out, "health", [&] {
+    emit(out, "recover_after_ms", config.health.recover_after_ms);
+    emit(out, "window_ms", config.health.window_ms);
+    emit(out, "runq_p99_warn_ms", config.health.runq_p99_warn_ms);
+    emit(out, "runq_p99_fail_ms", config.health.runq_p99_fail_ms);
+    emit(out, "runq_stall_fail_ms", config.health.runq_stall_fail_ms);
+    emit(out, "jvm_pause_warn_ms", config.health.jvm_pause_warn_ms);
+    emit(out, "jvm_pause_fail_ms", config.health.jvm_pause_fail_ms);
+  });
   emit_section(out, "collect", [&] { emit(out, "interval_ms", config.collect.interval_ms); });
   out << YAML::EndMap;
   return std::string(out.c_str()) + "\n";

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "common/result.h"
+#include "config/trino.h"
 
 namespace nodepulse {
 
@@ -22,6 +23,19 @@ struct TargetSpec {
   std::string cgroup;            // cgroup path, e.g. /system.slice/trino.service: every process in it or below
 };
 
+// One alerts.exec entry: a command run by /bin/sh -c on each state change.
+struct ExecHookSpec {
+  std::string command;        // required; never logged (it may hold secrets)
+  uint32_t timeout_ms = 5000;  // then the hook's process group is killed
+};
+
+// One alerts.webhooks entry: a plain http:// URL that gets the heartbeat JSON on each state change.
+struct WebhookSpec {
+  std::string url;             // required; only its origin is ever logged
+  uint32_t timeout_ms = 5000;  // per attempt
+  uint32_t retries = 2;        // attempts after the first, on no answer, 5xx or 429
+};
+
 struct Config {
   std::string cluster = "default";
 
@@ -32,6 +46,10 @@ struct Config {
 
   struct Trino {
     std::string etc_dir = "/etc/trino";
+    // Not config keys: what etc_dir held, filled at start-up by resolve_trino_settings (trino.h)
+    // for the heartbeat payload and `nodepulse check`.
+    TrinoNodeInfo detected;
+    std::vector<std::string> warnings;
   } trino;
 
   std::vector<TargetSpec> targets = {{"trino", "io.trino.server.TrinoServer", "", "", ""}};
@@ -48,12 +66,17 @@ struct Config {
 
   struct AgentCheck {
     std::string listen;  // "" = off
+    // A degraded node whose weight is below this answers "drain" instead of "up W%"; 0 = never.
+    uint32_t drain_below_weight = 0;
   } agent_check;
 
   struct Zookeeper {
     std::string connect;  // "" = off
     std::string root = "/nodepulse";
     uint32_t session_timeout_ms = 4000;
+    // A file holding "user:password" for ZooKeeper digest auth; the znodes are then writable by
+    // that identity only. "" = no auth. Its content is never logged or shown.
+    std::string auth_file;
   } zookeeper;
 
   struct Heartbeat {
@@ -62,7 +85,20 @@ struct Config {
 
   struct Keepalived {
     std::string track_file;  // "" = off
+    // The integer written per state; keepalived multiplies it by the track_file's weight, and a
+    // product below -253 (or, with weight 0, any non-zero value) is a FAULT that gives up the VIP.
+    int32_t healthy_value = 0;
+    int32_t degraded_value = 0;
+    int32_t failing_value = -254;
+    int32_t unknown_value = 0;
   } keepalived;
+
+  struct Alerts {
+    std::vector<ExecHookSpec> exec;
+    std::vector<WebhookSpec> webhooks;
+    std::string alertmanager_url;  // http://HOST:PORT of Alertmanager; "" = off
+    uint32_t alertmanager_timeout_ms = 5000;
+  } alerts;
 
   struct Log {
     std::string level = "info";
@@ -70,7 +106,32 @@ struct Config {
 
   struct Sched {
     uint32_t stall_threshold_ms = 10;  // a target's run-queue wait at or above this is a stall event
+    // Where "queued at" comes from: auto (schedstat when the kernel has it), schedstat, or
+    // wakeup (our own timestamps at sched_wakeup; costlier, works without CONFIG_SCHED_INFO).
+    std::string queue_timestamps = "auto";
   } sched;
+
+  struct Memory {
+    // PSI trigger: wake the agent at once when the `some` memory stall (node-wide, and in each
+    // target's cgroup) reaches psi_trigger_stall_us within psi_trigger_window_us. 0 = off.
+    // Kernels >= 6.5 accept from a process without CAP_SYS_RESOURCE only windows that are a
+    // multiple of 2 s (and evaluate them every 2 s), hence the 2 s default; there the agent
+    // checks the same rule itself at every collection (see collect/mem_collector.h).
+    uint32_t psi_trigger_stall_us = 200000;
+    uint32_t psi_trigger_window_us = 2000000;  // 500000-10000000, the kernel's limits
+  } memory;
+
+  // Verdict rules (userspace/health). A worse state applies at once; a better one only after
+  // recover_after_ms of readings no worse than it.
+  struct Health {
+    uint32_t recover_after_ms = 10'000;
+    uint32_t window_ms = 10'000;           // sliding window of the windowed rules (p99)
+    uint32_t runq_p99_warn_ms = 20;        // a live target's p99 run-queue wait: degraded at or above
+    uint32_t runq_p99_fail_ms = 200;       // ... failing at or above
+    uint32_t runq_stall_fail_ms = 1'000;   // one wait this long fails the node at once
+    uint32_t jvm_pause_warn_ms = 200;      // a JVM pause under way this long: degraded
+    uint32_t jvm_pause_fail_ms = 1'000;    // ... failing at once, before the pause ends
+  } health;
 
   struct Collect {
     uint32_t interval_ms = 250;  // how often BPF maps are read into a sample
