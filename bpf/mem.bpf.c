@@ -1,0 +1,255 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/* Memory pressure: how long tasks stall in direct and memcg reclaim, for the whole node and
+ * for each target process, and every OOM kill as an immediate ring-buffer event. */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/bpf_core_read.h>
+#include "common.bpf.h"
+#include "mem.h"
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+const volatile __u32 abi_version = NP_MEM_ABI_VERSION;
+
+/* When the current reclaim pass of a task began (0 = not in one). Task-local rather than
+ * per-CPU: reclaim sleeps (writeback waits, reclaim_throttle(), cond_resched()), so the task
+ * may end the pass on another CPU, and another task may reclaim on this CPU in between.
+ * Task-local rather than a pid-keyed hash: no shared bucket lock, no capacity to size, and
+ * the kernel frees it with the task. Direct and memcg reclaim keep separate stamps so that
+ * neither can close the other's pass. */
+struct reclaim_since {
+	__u64 direct_ns;
+	__u64 memcg_ns;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct reclaim_since);
+} reclaim_since SEC(".maps");
+
+/* tgid -> slot (1..NP_MEM_MAX_TARGETS); fed by userspace from its target tracker. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1024);
+	__type(key, __u32);
+	__type(value, __u32);
+} targets SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, NP_MEM_SLOTS);
+	__type(key, __u32);
+	__type(value, struct np_mem_stats);
+} mem_stats SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct np_mem_drops);
+} mem_drops SEC(".maps");
+
+/* OOM kills are rare; 64 KiB holds ~1000 records between two reads. */
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 64 * 1024);
+} mem_events SEC(".maps");
+
+enum reclaim_kind {
+	RECLAIM_DIRECT,
+	RECLAIM_MEMCG,
+};
+
+static __always_inline struct np_mem_drops *drops(void)
+{
+	__u32 zero = 0;
+
+	return bpf_map_lookup_elem(&mem_drops, &zero);
+}
+
+/* The target slot of a thread group, or 0 when it is not a target. */
+static __always_inline __u32 target_slot_of(__u32 tgid)
+{
+	__u32 *slot = bpf_map_lookup_elem(&targets, &tgid);
+
+	if (!slot || *slot == NP_MEM_NODE_SLOT || *slot > NP_MEM_MAX_TARGETS)
+		return 0;
+	return *slot;
+}
+
+static __always_inline void reclaim_begin(enum reclaim_kind kind)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct reclaim_since *since;
+
+	since = bpf_task_storage_get(&reclaim_since, task, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+	if (!since) {
+		struct np_mem_drops *d = drops();
+
+		if (d)
+			d->task_storage++;
+		return;
+	}
+	if (kind == RECLAIM_DIRECT)
+		since->direct_ns = bpf_ktime_get_ns();
+	else
+		since->memcg_ns = bpf_ktime_get_ns();
+}
+
+static __always_inline void record_stall(__u32 slot, enum reclaim_kind kind, __u64 stall_ns)
+{
+	struct np_mem_stats *stats = bpf_map_lookup_elem(&mem_stats, &slot);
+
+	if (!stats)
+		return;
+	if (kind == RECLAIM_DIRECT)
+		np_hist_record(&stats->direct_reclaim, stall_ns);
+	else
+		np_hist_record(&stats->memcg_reclaim, stall_ns);
+}
+
+static __always_inline void reclaim_end(enum reclaim_kind kind)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct reclaim_since *since;
+	__u64 begin_ns, stall_ns;
+	__u32 slot;
+
+	/* No F_CREATE: a pass that began before we attached has nothing to measure. */
+	since = bpf_task_storage_get(&reclaim_since, task, 0, 0);
+	if (!since)
+		return;
+	if (kind == RECLAIM_DIRECT) {
+		begin_ns = since->direct_ns;
+		since->direct_ns = 0;
+	} else {
+		begin_ns = since->memcg_ns;
+		since->memcg_ns = 0;
+	}
+	if (begin_ns == 0)
+		return;
+	stall_ns = bpf_ktime_get_ns() - begin_ns;
+
+	record_stall(NP_MEM_NODE_SLOT, kind, stall_ns);
+	slot = target_slot_of(task->tgid);
+	if (slot)
+		record_stall(slot, kind, stall_ns);
+}
+
+SEC("tp_btf/mm_vmscan_direct_reclaim_begin")
+int BPF_PROG(mm_vmscan_direct_reclaim_begin)
+{
+	reclaim_begin(RECLAIM_DIRECT);
+	return 0;
+}
+
+SEC("tp_btf/mm_vmscan_direct_reclaim_end")
+int BPF_PROG(mm_vmscan_direct_reclaim_end)
+{
+	reclaim_end(RECLAIM_DIRECT);
+	return 0;
+}
+
+SEC("tp_btf/mm_vmscan_memcg_reclaim_begin")
+int BPF_PROG(mm_vmscan_memcg_reclaim_begin)
+{
+	reclaim_begin(RECLAIM_MEMCG);
+	return 0;
+}
+
+SEC("tp_btf/mm_vmscan_memcg_reclaim_end")
+int BPF_PROG(mm_vmscan_memcg_reclaim_end)
+{
+	reclaim_end(RECLAIM_MEMCG);
+	return 0;
+}
+
+static __always_inline void count_oom_kill(__u32 slot)
+{
+	struct np_mem_stats *stats = bpf_map_lookup_elem(&mem_stats, &slot);
+
+	if (stats)
+		stats->oom_kills++;
+}
+
+/* Counted in mem_stats before the event is reserved, so a full ring buffer loses the details
+ * of a kill but never the kill itself. */
+static __always_inline struct np_mem_event *reserve_oom_event(__u32 pid, __u32 tgid, __u32 slot)
+{
+	struct np_mem_event *event;
+
+	count_oom_kill(NP_MEM_NODE_SLOT);
+	if (slot)
+		count_oom_kill(slot);
+	event = bpf_ringbuf_reserve(&mem_events, sizeof(*event), 0);
+	if (!event) {
+		struct np_mem_drops *d = drops();
+
+		if (d)
+			d->ringbuf_full++;
+		return NULL;
+	}
+	__builtin_memset(event, 0, sizeof(*event));
+	event->ts_ns = bpf_ktime_get_ns();
+	event->kind = NP_MEM_EVENT_OOM_KILL;
+	event->pid = pid;
+	event->tgid = tgid;
+	event->target_slot = slot;
+	return event;
+}
+
+/* The id of the cgroup that charges the task's memory: a v1 memory-hierarchy cgroup on hybrid
+ * layouts, the v2 cgroup (or its nearest ancestor with the memory controller) otherwise. */
+static __always_inline __u64 memcg_id_of(struct task_struct *task)
+{
+	struct cgroup_subsys_state *css = NULL;
+	struct css_set *cset;
+	int id;
+
+	if (!bpf_core_enum_value_exists(enum cgroup_subsys_id, memory_cgrp_id))
+		return 0; /* CONFIG_MEMCG=n */
+	id = bpf_core_enum_value(enum cgroup_subsys_id, memory_cgrp_id);
+	cset = BPF_CORE_READ(task, cgroups);
+	if (!cset || bpf_core_read(&css, sizeof(css), &cset->subsys[id]) || !css)
+		return 0;
+	return BPF_CORE_READ(css, cgroup, kn, id);
+}
+
+/* Kernels with "mm: update mark_victim tracepoints fields" (Carlos Galo, 2024; also backported
+ * to stable series) pass the victim's task_struct. Userspace loads this program only when the
+ * kernel's BTF says so (btf_trace_mark_victim's second parameter), mark_victim_legacy otherwise. */
+SEC("tp_btf/mark_victim")
+int BPF_PROG(mark_victim, struct task_struct *task)
+{
+	struct np_mem_event *event;
+	__u32 tgid = task->tgid;
+
+	event = reserve_oom_event(task->pid, tgid, target_slot_of(tgid));
+	if (!event)
+		return 0;
+	event->cgroup_id = BPF_CORE_READ(task, cgroups, dfl_cgrp, kn, id);
+	event->memcg_id = memcg_id_of(task);
+	bpf_probe_read_kernel_str(event->comm, sizeof(event->comm), task->comm);
+	bpf_ringbuf_submit(event, 0);
+	return 0;
+}
+
+/* Older kernels: the tracepoint carries only the victim's pid. The OOM killer marks the first
+ * thread of the victim that still has an mm (find_lock_task_mm()), which is the thread group
+ * leader unless the leader already exited, so the pid stands in for the tgid. */
+SEC("tracepoint/oom/mark_victim")
+int mark_victim_legacy(struct trace_event_raw_mark_victim *ctx)
+{
+	struct np_mem_event *event;
+	__u32 pid = ctx->pid;
+
+	event = reserve_oom_event(pid, pid, target_slot_of(pid));
+	if (!event)
+		return 0;
+	event->flags = NP_MEM_EVENT_PID_ONLY;
+	bpf_ringbuf_submit(event, 0);
+	return 0;
+}
