@@ -1,0 +1,33 @@
+// The heartbeat: what every sink publishes. Its JSON is the contract of DESIGN.md
+// (ZooKeeper znode payload and /health body): node_id, cluster, role, host, state, weight,
+// reasons, signals, seq, ts_ms, version.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "health/verdict.h"
+
+namespace nodepulse {
+
+struct NodeIdentity {
+  std::string node_id;
+  std::string cluster;
+  std::string role;  // coordinator | worker | ""
+  std::string host;
+  std::string version;
+};
+
+struct Heartbeat {
+  NodeIdentity node;
+  Verdict verdict;
+  uint64_t seq = 0;    // increases by one per heartbeat made
+  uint64_t ts_ms = 0;  // wall clock, ms since the epoch
+  bool state_changed = false;  // this heartbeat announces a new state (sinks may act at once)
+  HealthState previous_state = HealthState::kUnknown;
+};
+
+std::string to_json(const Heartbeat& heartbeat);
+
+}  // namespace nodepulse

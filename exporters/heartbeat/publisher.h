@@ -1,0 +1,38 @@
+// Turns verdicts into heartbeats and hands them to every sink: at once when the node's state
+// changes, else every heartbeat.interval_ms. Keeps the latest heartbeat for /health.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <vector>
+
+#include "heartbeat/heartbeat.h"
+#include "sink_runner.h"
+
+namespace nodepulse {
+
+class HeartbeatPublisher {
+ public:
+  HeartbeatPublisher(NodeIdentity identity, uint64_t interval_ms, std::vector<std::unique_ptr<Sink>> sinks,
+                     const SinkObserver& observer);
+
+  // Called after every evaluation, with a monotonic clock and the wall clock. Returns whether a
+  // heartbeat went out.
+  bool consider(const Verdict& verdict, uint64_t now_mono_ms, uint64_t now_wall_ms);
+
+  // The latest heartbeat (thread-safe copy); nullopt before the first.
+  std::optional<Heartbeat> latest() const;
+
+ private:
+  NodeIdentity identity_;
+  uint64_t interval_ms_;
+  std::vector<std::unique_ptr<SinkRunner>> runners_;
+  uint64_t seq_ = 0;
+  uint64_t last_sent_mono_ms_ = 0;
+  mutable std::mutex latest_mutex_;
+  std::optional<Heartbeat> latest_;
+};
+
+}  // namespace nodepulse
