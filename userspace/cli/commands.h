@@ -12,6 +12,9 @@ inline constexpr int kExitConfigError = 2;  // bad config file, key or value
 
 int run_agent(const Config& config);
 int run_check(const Config& config, const std::string& config_source);
+// `check --health`: GET the agent's /health (`url`, or the one of config.http.listen); 0 on 200,
+// kExitFailure on anything else, unreachable included.
+int run_health_check(const Config& config, const std::string& url, unsigned timeout_ms);
 int run_version();
 
 const char* version_string();
