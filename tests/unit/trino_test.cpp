@@ -474,8 +474,10 @@ const std::vector<ApplyCase> kApplyCases = {
      "worker", {8080, 2181}},
     {"explicit ports stay", with([](Config& c) { c.network.ports = {9000}; }), kCoordinator, "coordinator-1",
      "coordinator", {9000}},
-    {"no Trino config: id and role stay empty, ports are 2181", Config{}, TrinoNodeInfo{}, "", "", {2181}},
-    {"unknown http port: only 2181", Config{}, {.node_id = "n", .coordinator = false}, "n", "worker", {2181}},
+    {"no Trino config: id and role stay empty, ports are Trino's default 8080 and 2181", Config{}, TrinoNodeInfo{}, "",
+     "", {8080, 2181}},
+    {"unknown http port: Trino's default 8080 and 2181", Config{}, {.node_id = "n", .coordinator = false}, "n",
+     "worker", {8080, 2181}},
     {"Trino on 2181 does not duplicate it", Config{}, {.http_port = 2181}, "", "", {2181}},
 };
 
@@ -536,7 +538,7 @@ TEST(TrinoResolveSettings, MissingEtcDirFallsBackToTheHostnameAndWarns) {
   EXPECT_EQ(config.trino.warnings, warnings);
   EXPECT_EQ(config.node.id, host_name());
   EXPECT_EQ(config.node.role, "");
-  EXPECT_EQ(config.network.ports, (std::vector<uint16_t>{2181}));
+  EXPECT_EQ(config.network.ports, (std::vector<uint16_t>{8080, 2181}));
 }
 
 TEST(TrinoResolveSettings, EmptyEtcDirReadsNothingAndSaysNothing) {

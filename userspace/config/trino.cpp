@@ -538,9 +538,11 @@ void apply_trino_defaults(Config& config, const TrinoNodeInfo& info) {
   if (config.node.id.empty() && info.node_id) config.node.id = *info.node_id;
   if (config.node.role.empty() && info.coordinator) config.node.role = *info.coordinator ? "coordinator" : "worker";
   if (config.network.ports.empty()) {
-    if (info.http_port) config.network.ports.push_back(*info.http_port);
+    // With no Trino config to say otherwise, Trino listens on its default HTTP port.
+    const uint16_t http_port = info.http_port.value_or(kTrinoDefaultHttpPort);
+    config.network.ports.push_back(http_port);
     // network.ports rejects duplicates; a Trino on 2181 would be odd, but must not make one.
-    if (info.http_port != kZookeeperPort) config.network.ports.push_back(kZookeeperPort);
+    if (http_port != kZookeeperPort) config.network.ports.push_back(kZookeeperPort);
   }
 }
 

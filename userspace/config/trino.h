@@ -107,7 +107,7 @@ inline constexpr uint16_t kZookeeperPort = 2181;
 // Fills what `config` left at its default from Trino's settings; an explicit value always wins.
 // - node.id "" → Trino's node.id (the hostname fallback is resolve_trino_settings' job);
 // - node.role "" → "coordinator" or "worker" from Trino's `coordinator`; stays "" when unknown;
-// - network.ports [] → Trino's HTTP port (when known) and 2181;
+// - network.ports [] → Trino's HTTP port (8080, Trino's default, when unknown) and 2181;
 // - config.trino.detected = info, for the heartbeat payload and `nodepulse check`.
 void apply_trino_defaults(Config& config, const TrinoNodeInfo& info);
 
