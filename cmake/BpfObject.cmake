@@ -15,6 +15,9 @@ function(nodepulse_bpf_object name)
     OUTPUT ${object}
     COMMAND ${NODEPULSE_BPF_CLANG} -g -O2 -Wall -Werror -target bpf -D__TARGET_ARCH_x86
             -I${PROJECT_SOURCE_DIR}/vmlinux/x86
+            # libbpf's usdt.bpf.h includes <linux/errno.h>, whose <asm/errno.h> lives in the
+            # multiarch directory that clang -target bpf does not search.
+            -idirafter /usr/include/${CMAKE_LIBRARY_ARCHITECTURE}
             -MD -MF ${object}.d -c ${source} -o ${object}
     DEPENDS ${source}
     DEPFILE ${object}.d
