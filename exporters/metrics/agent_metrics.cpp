@@ -20,7 +20,10 @@ AgentMetrics::AgentMetrics(prometheus::Registry& registry, const std::vector<std
                   .Name("nodepulse_errors_total")
                   .Help("Run-time failures by component and operation; the agent degrades and keeps running")
                   .Register(registry)),
-      runq_(registry, target_names) {
+      runq_(registry, target_names),
+      jvm_(registry, target_names),
+      mem_(registry, target_names),
+      net_(registry) {
   prometheus::BuildGauge()
       .Name("nodepulse_build_info")
       .Help("Always 1; the agent's version as a label")
@@ -43,6 +46,9 @@ void AgentMetrics::record(const Sample& sample) {
     errors_.Add({{"component", error.component}, {"op", error.op}}).Increment();
   }
   if (sample.sched) runq_.record(*sample.sched);
+  if (sample.jvm) jvm_.record(*sample.jvm);
+  if (sample.mem) mem_.record(*sample.mem);
+  if (sample.net) net_.record(*sample.net);
 }
 
 void AgentMetrics::set_probe_up(const std::string& probe, bool up) {
@@ -51,6 +57,7 @@ void AgentMetrics::set_probe_up(const std::string& probe, bool up) {
 
 void AgentMetrics::set_target_processes(size_t target_index, size_t live_processes) {
   if (target_index < target_processes_.size()) target_processes_[target_index]->Set(static_cast<double>(live_processes));
+  mem_.set_target_up(target_index, live_processes > 0);
 }
 
 }  // namespace nodepulse

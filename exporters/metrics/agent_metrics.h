@@ -11,6 +11,9 @@
 #include <vector>
 
 #include "collect/sample.h"
+#include "metrics/jvm_metrics.h"
+#include "metrics/mem_metrics.h"
+#include "metrics/net_metrics.h"
 #include "metrics/runq_metrics.h"
 
 namespace nodepulse {
@@ -31,6 +34,9 @@ class AgentMetrics {
   prometheus::Family<prometheus::Counter>& errors_;
   std::vector<prometheus::Gauge*> target_processes_;
   RunqMetrics runq_;
+  JvmMetrics jvm_;
+  MemMetrics mem_;
+  NetMetrics net_;
 };
 
 }  // namespace nodepulse

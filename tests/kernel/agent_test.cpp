@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <functional>
 #include <fstream>
 #include <sstream>
 #include <thread>
@@ -18,11 +19,26 @@ namespace {
 using namespace std::chrono_literals;
 using testing::ChildProcess;
 
-size_t count_bpf_links() {
-  size_t count = 0;
-  __u32 id = 0;
-  while (bpf_link_get_next_id(id, &id) == 0) ++count;
-  return count;
+// The BPF links a process holds, from the "link_id:" lines of its fdinfo: exact even while other
+// processes load and unload BPF.
+std::vector<uint32_t> bpf_links_of(pid_t pid) {
+  std::vector<uint32_t> ids;
+  std::error_code ignored;
+  for (const auto& fd : std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/fdinfo", ignored)) {
+    std::ifstream info(fd.path());
+    std::string line;
+    while (std::getline(info, line)) {
+      if (line.rfind("link_id:", 0) == 0) ids.push_back(static_cast<uint32_t>(std::stoul(line.substr(8))));
+    }
+  }
+  return ids;
+}
+
+bool bpf_link_exists(uint32_t id) {
+  const int fd = bpf_link_get_fd_by_id(id);
+  if (fd < 0) return false;
+  close(fd);
+  return true;
 }
 
 std::string read_file(const std::string& path) {
@@ -49,7 +65,6 @@ std::optional<testing::HttpReply> wait_for_metrics(uint16_t port, ChildProcess& 
 
 TEST(Agent, ServesRunqHistogramAndDetachesEverythingOnSigterm) {
   NODEPULSE_REQUIRE_ROOT();
-  const size_t links_before = count_bpf_links();
   const uint16_t port = testing::free_loopback_port();
   const std::string log = temp_path("agent.log");
   ChildProcess agent = ChildProcess::spawn(
@@ -58,7 +73,8 @@ TEST(Agent, ServesRunqHistogramAndDetachesEverythingOnSigterm) {
   const auto first = wait_for_metrics(port, agent, 20s);
   ASSERT_TRUE(first.has_value()) << "agent did not serve /metrics; log:\n" << read_file(log);
   EXPECT_EQ(first->status, 200);
-  EXPECT_GE(count_bpf_links(), links_before + 5) << "five sched programs attached";
+  const std::vector<uint32_t> links = bpf_links_of(agent.pid());
+  EXPECT_GE(links.size(), 3u) << "at least sched_switch, exec and exit attached";
 
   std::this_thread::sleep_for(600ms);  // a couple of collection intervals
   const auto reply = testing::http_get(port, "/metrics");
@@ -80,7 +96,7 @@ TEST(Agent, ServesRunqHistogramAndDetachesEverythingOnSigterm) {
   ASSERT_TRUE(status.has_value()) << "agent did not exit within a second of SIGTERM";
   EXPECT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) == 0) << "exit status " << *status;
   EXPECT_LT(std::chrono::steady_clock::now() - stop_started, 1s);
-  EXPECT_EQ(count_bpf_links(), links_before) << "a BPF link survived the agent";
+  for (uint32_t id : links) EXPECT_FALSE(bpf_link_exists(id)) << "BPF link " << id << " survived the agent";
   const std::string text = read_file(log);
   EXPECT_NE(text.find("no target process found"), std::string::npos) << "says it runs without a target:\n" << text;
   std::filesystem::remove(log);
@@ -124,6 +140,61 @@ TEST(Agent, PicksUpATargetStartedAfterIt) {
   agent.signal(SIGTERM);
   EXPECT_TRUE(agent.wait_for_exit(2s).has_value());
   std::filesystem::remove_all(std::filesystem::path(napper).parent_path());
+  std::filesystem::remove(log);
+}
+
+// Polls /health until `accept` holds or `deadline` passes; returns the last reply.
+testing::HttpReply wait_for_health(uint16_t port, std::chrono::milliseconds deadline,
+                                   const std::function<bool(const testing::HttpReply&)>& accept) {
+  testing::HttpReply last;
+  const auto until = std::chrono::steady_clock::now() + deadline;
+  while (std::chrono::steady_clock::now() < until) {
+    last = testing::http_get(port, "/health").value_or(testing::HttpReply{});
+    if (accept(last)) break;
+    std::this_thread::sleep_for(10ms);
+  }
+  return last;
+}
+
+TEST(Agent, HealthFailsAtOnceWhenTheTargetExitsAndRecovers) {
+  NODEPULSE_REQUIRE_ROOT();
+  const std::string bin = temp_path("health_bin");
+  std::filesystem::create_directories(bin);
+  const std::string napper = bin + "/np-napper2";
+  std::filesystem::copy_file("/bin/sleep", napper, std::filesystem::copy_options::overwrite_existing);
+  ChildProcess target = ChildProcess::spawn({napper, "30"});
+
+  const uint16_t port = testing::free_loopback_port();
+  const std::string log = temp_path("agent_health.log");
+  ChildProcess agent = ChildProcess::spawn({NODEPULSE_BINARY, "agent", "--set",
+                                            "http.listen=127.0.0.1:" + std::to_string(port), "--set",
+                                            "targets=[{name: napper, comm: np-napper2}]", "--set",
+                                            "health.recover_after_ms=1000"},
+                                           log);
+  ASSERT_TRUE(wait_for_metrics(port, agent, 20s).has_value()) << read_file(log);
+
+  // No fault: the node serves (200), with a JSON heartbeat naming the node.
+  auto healthy = wait_for_health(port, 3s, [](const testing::HttpReply& r) { return r.status == 200; });
+  ASSERT_EQ(healthy.status, 200) << healthy.body << "\n" << read_file(log);
+  EXPECT_NE(healthy.body.find("\"node_id\""), std::string::npos);
+  EXPECT_NE(healthy.body.find("\"state\":\"healthy\""), std::string::npos) << healthy.body;
+  EXPECT_NE(healthy.body.find("\"seq\""), std::string::npos);
+
+  // The fault: the target dies. /health turns 503 with the reason, well before the next rescan.
+  target.kill_and_reap();
+  auto failing = wait_for_health(port, 2s, [](const testing::HttpReply& r) { return r.status == 503; });
+  EXPECT_EQ(failing.status, 503) << read_file(log);
+  EXPECT_NE(failing.body.find("\"state\":\"failing\""), std::string::npos) << failing.body;
+  EXPECT_NE(failing.body.find("napper process"), std::string::npos) << failing.body;
+
+  // Recovery: a new process, then recover_after of clean readings.
+  ChildProcess again = ChildProcess::spawn({napper, "30"});
+  auto recovered = wait_for_health(port, 5s, [](const testing::HttpReply& r) { return r.status == 200; });
+  EXPECT_EQ(recovered.status, 200) << recovered.body;
+
+  agent.signal(SIGTERM);
+  EXPECT_TRUE(agent.wait_for_exit(2s).has_value());
+  std::filesystem::remove_all(bin);
   std::filesystem::remove(log);
 }
 

@@ -1,20 +1,30 @@
-// `nodepulse agent`: load the probes, track the targets, collect samples, serve /metrics.
+// `nodepulse agent`: load the probes, track the targets, collect samples, judge the node's
+// health and publish it: heartbeats to every sink, /health and /metrics over HTTP.
 #include <prometheus/registry.h>
 #include <prometheus/text_serializer.h>
+#include <spdlog/fmt/ranges.h>
 #include <spdlog/spdlog.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <memory>
+#include <set>
 
 #include "cli/commands.h"
+#include "collect/jvm_collector.h"
+#include "collect/mem_collector.h"
+#include "collect/net_collector.h"
 #include "collect/sample.h"
 #include "collect/sched_collector.h"
 #include "collect/target_tracker.h"
 #include "common/event_loop.h"
+#include "health/engine.h"
+#include "heartbeat/publisher.h"
 #include "http/http_server.h"
 #include "metrics/agent_metrics.h"
+#include "metrics/health_metrics.h"
+#include "sinks.h"
 #include "probes/kernel_features.h"
 
 namespace nodepulse {
@@ -23,11 +33,52 @@ namespace {
 // A full /proc rescan catches what events cannot: pid files rewritten, processes moved between
 // cgroups, an exit event lost to a full ring buffer.
 constexpr std::chrono::seconds kRescanPeriod{2};
+// How often pauses in progress are checked between collections (the JVM fast path).
+constexpr std::chrono::milliseconds kPauseCheckPeriod{20};
 
-uint64_t monotonic_ns() {
+uint64_t clock_ns(clockid_t clock) {
   timespec now{};
-  clock_gettime(CLOCK_MONOTONIC, &now);
+  clock_gettime(clock, &now);
   return static_cast<uint64_t>(now.tv_sec) * 1'000'000'000u + static_cast<uint64_t>(now.tv_nsec);
+}
+uint64_t monotonic_ns() { return clock_ns(CLOCK_MONOTONIC); }
+uint64_t monotonic_ms() { return monotonic_ns() / 1'000'000; }
+uint64_t wall_ms() { return clock_ns(CLOCK_REALTIME) / 1'000'000; }
+
+std::string hostname() {
+  char name[256] = {};
+  if (gethostname(name, sizeof(name) - 1) != 0) return "";
+  return name;
+}
+
+NodeIdentity node_identity(const Config& config) {
+  return {.node_id = config.node.id.empty() ? hostname() : config.node.id,
+          .cluster = config.cluster,
+          .role = config.node.role,
+          .host = hostname(),
+          .version = version_string()};
+}
+
+HealthThresholds health_thresholds(const Config& config) {
+  HealthThresholds thresholds;
+  thresholds.recover_after_ms = config.health.recover_after_ms;
+  thresholds.runq.window_ms = config.health.window_ms;
+  thresholds.runq.p99_warn_ns = uint64_t{config.health.runq_p99_warn_ms} * 1'000'000;
+  thresholds.runq.p99_fail_ns = uint64_t{config.health.runq_p99_fail_ms} * 1'000'000;
+  thresholds.runq.stall_fail_ns = uint64_t{config.health.runq_stall_fail_ms} * 1'000'000;
+  thresholds.jvm.window_ms = config.health.window_ms;
+  thresholds.net.window_ms = config.health.window_ms;
+  thresholds.jvm.pause_warn_ns = uint64_t{config.health.jvm_pause_warn_ms} * 1'000'000;
+  thresholds.jvm.pause_fail_ns = uint64_t{config.health.jvm_pause_fail_ms} * 1'000'000;
+  return thresholds;
+}
+
+// GET /health: 200 when healthy or degraded, 503 when failing or unknown; body = heartbeat.
+HttpResponse health_response(const std::optional<Heartbeat>& heartbeat) {
+  if (!heartbeat) return {503, "application/json", R"({"state":"unknown","reasons":["starting"]})"};
+  const HealthState state = heartbeat->verdict.state;
+  const bool serving = state == HealthState::kHealthy || state == HealthState::kDegraded;
+  return {serving ? 200 : 503, "application/json", to_json(*heartbeat)};
 }
 
 std::vector<std::string> target_names(const Config& config) {
@@ -38,12 +89,28 @@ std::vector<std::string> target_names(const Config& config) {
 
 class Agent final : public TargetListener {
  public:
-  Agent(const Config& config, prometheus::Registry& registry)
+  Agent(const Config& config, prometheus::Registry& registry, std::vector<std::unique_ptr<Sink>> sinks)
       : config_(config),
         metrics_(registry, target_names(config), version_string()),
+        health_metrics_(registry),
+        engine_(health_thresholds(config), target_names(config)),
+        publisher_(node_identity(config), config.heartbeat.interval_ms, std::move(sinks),
+                   health_metrics_.sink_observer()),
         tracker_(TargetMatcher(config.targets, "/proc", getpid()), *this) {
     collectors_.push_back(
         std::make_unique<SchedCollector>(config, [this](const SchedEvent& event) { on_sched_event(event); }));
+    auto jvm = std::make_unique<JvmCollector>(config);
+    jvm_ = jvm.get();
+    collectors_.push_back(std::move(jvm));
+    collectors_.push_back(std::make_unique<MemCollector>(
+        config, MemCollector::Callbacks{.on_oom_kill = [this](const OomKill& kill) { on_oom_kill(kill); },
+                                        // A PSI trigger: read everything now, not at the next tick
+                                        // (unless this is that reading: the collector also
+                                        // applies the trigger rule to each PSI read).
+                                        .on_memory_stall = [this](int) {
+                                          if (!collecting_) collect();
+                                        }}));
+    collectors_.push_back(std::make_unique<NetCollector>(NetCollector::options_from(config)));
   }
 
   Result<void> start(EventLoop& loop) {
@@ -55,7 +122,9 @@ class Agent final : public TargetListener {
     }
     tracker_.rescan();
     report_targets();
+    evaluate();
     if (auto r = loop.every(std::chrono::milliseconds(config_.collect.interval_ms), [this] { collect(); }); !r) return r;
+    if (auto r = loop.every(kPauseCheckPeriod, [this] { check_pauses_in_progress(); }); !r) return r;
     return loop.every(kRescanPeriod, [this] { tracker_.rescan(); });
   }
 
@@ -71,7 +140,12 @@ class Agent final : public TargetListener {
                  process.comm);
     for (auto& collector : collectors_) collector->target_exited(process);
     metrics_.set_target_processes(process.target_index, tracker_.live_count(process.target_index));
+    // The fast path: a target gone is judged now, not at the next collection.
+    exits_.push_back({process.target_index, process.tgid, oom_victims_.erase(process.tgid) > 0});
+    evaluate();
   }
+
+  std::optional<Heartbeat> latest_heartbeat() const { return publisher_.latest(); }
 
  private:
   void report_targets() {
@@ -93,12 +167,66 @@ class Agent final : public TargetListener {
     }
   }
 
+  void on_oom_kill(const OomKill& kill) {
+    if (kill.target_index < 0) return;
+    spdlog::error("target {}: process {} ({}) was OOM-killed", config_.targets[static_cast<size_t>(kill.target_index)].name,
+                  kill.tgid, kill.comm);
+    // The victim is doomed: fail now; its exit, when it comes, is recorded as this OOM kill.
+    oom_victims_.insert(kill.tgid);
+    exits_.push_back({static_cast<size_t>(kill.target_index), kill.tgid, true});
+    evaluate();
+  }
+
+  // A JVM stuck in a safepoint is failing before its pause ends; reading only the pauses in
+  // progress is cheap enough for a short timer.
+  void check_pauses_in_progress() {
+    const auto pauses = jvm_->pause_in_progress_ns();
+    if (!pauses) return;
+    const uint64_t now = monotonic_ms();
+    engine_.observe_pauses_in_progress(*pauses, now);
+    publish(engine_.verdict(now), now);
+  }
+
+  std::vector<size_t> live_processes() const {
+    std::vector<size_t> live(config_.targets.size());
+    for (size_t i = 0; i < live.size(); ++i) live[i] = tracker_.live_count(static_cast<uint32_t>(i));
+    return live;
+  }
+
+  // Judges target liveness (and whatever the last sample said) and publishes on a change.
+  void evaluate() {
+    const uint64_t now = monotonic_ms();
+    engine_.observe_targets(live_processes(), exits_, now);
+    exits_.clear();
+    publish(engine_.verdict(now), now);
+  }
+
+  void publish(const Verdict& verdict, uint64_t now_ms) {
+    if (verdict.state != last_logged_state_) {
+      spdlog::log(verdict.state == HealthState::kHealthy ? spdlog::level::info : spdlog::level::warn,
+                  "node is {} (weight {}){}{}", to_string(verdict.state), verdict.weight,
+                  verdict.reasons.empty() ? "" : ": ", fmt::join(verdict.reasons, "; "));
+      last_logged_state_ = verdict.state;
+    }
+    health_metrics_.record(verdict);
+    publisher_.consider(verdict, now_ms, wall_ms());
+  }
+
   void collect() {
+    collecting_ = true;
     Sample sample;
     sample.mono_ns = monotonic_ns();
     for (auto& collector : collectors_) collector->collect(sample);
     for (const CollectError& error : sample.errors) log_collect_error(error);
     metrics_.record(sample);
+
+    const uint64_t now = monotonic_ms();
+    const std::vector<size_t> live = live_processes();
+    engine_.observe_targets(live, exits_, now);
+    exits_.clear();
+    engine_.observe_sample(sample, live, now);
+    publish(engine_.verdict(now), now);
+    collecting_ = false;
   }
 
   // At most one line per minute; every error is counted in nodepulse_errors_total.
@@ -114,7 +242,15 @@ class Agent final : public TargetListener {
 
   const Config& config_;
   AgentMetrics metrics_;
+  HealthMetrics health_metrics_;
+  HealthEngine engine_;
+  HeartbeatPublisher publisher_;
+  std::vector<TargetExit> exits_;  // since the last evaluation
+  std::set<pid_t> oom_victims_;
+  HealthState last_logged_state_ = HealthState::kUnknown;
+  bool collecting_ = false;
   std::vector<std::unique_ptr<Collector>> collectors_;
+  JvmCollector* jvm_ = nullptr;  // owned by collectors_
   TargetTracker tracker_;
   uint64_t suppressed_errors_ = 0;
   uint64_t last_error_log_ns_ = 0;
@@ -146,8 +282,13 @@ int run_agent(const Config& config) {
     return kExitFailure;
   }
 
+  auto sinks = make_sinks(config);
+  if (!sinks) {
+    spdlog::critical("cannot start: {}", sinks.error().message);
+    return kExitFailure;
+  }
   auto registry = std::make_shared<prometheus::Registry>();
-  auto agent = std::make_unique<Agent>(config, *registry);
+  auto agent = std::make_unique<Agent>(config, *registry, std::move(*sinks));
   if (auto r = agent->start(**loop); !r) {
     spdlog::critical("cannot start: {}", r.error().message);
     return kExitFailure;
@@ -155,23 +296,26 @@ int run_agent(const Config& config) {
 
   auto http = HttpServer::start(
       config.http.listen,
-      {{"/metrics", [registry] {
+      {{"/metrics",
+        [registry] {
           return HttpResponse{200, "text/plain; version=0.0.4; charset=utf-8",
                               prometheus::TextSerializer().Serialize(registry->Collect())};
-        }}});
+        }},
+       {"/health", [agent = agent.get()] { return health_response(agent->latest_heartbeat()); }}});
   if (!http) {
     spdlog::critical("cannot start: {} (http.listen)", http.error().message);
     return kExitFailure;
   }
-  spdlog::info("nodepulse {} serving /metrics on {} (port {})", version_string(), config.http.listen, (*http)->port());
+  spdlog::info("nodepulse {} serving /metrics and /health on {} (port {})", version_string(), config.http.listen,
+               (*http)->port());
 
   if (auto r = (*loop)->run(); !r) {
     spdlog::critical("event loop failed: {}", r.error().message);
     return kExitFailure;
   }
   spdlog::info("stopping: detaching probes");
-  agent.reset();  // BPF links first: they are what must not outlive the agent
-  http->reset();
+  http->reset();   // stops serving /health, which reads the agent
+  agent.reset();  // detaches every BPF link and stops the sinks
   return kExitOk;
 }
 

@@ -3,14 +3,21 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <filesystem>
+#include <fstream>
 #include <functional>
+#include <iterator>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "cli/commands.h"
 #include "collect/targets.h"
+#include "probes/jvm_probe.h"
 #include "probes/kernel_features.h"
-#include "probes/sched_probe.h"
+#include "probes/mem_probe.h"
+#include "collect/sched_collector.h"
+#include "collect/net_collector.h"
 
 namespace nodepulse {
 namespace {
@@ -37,6 +44,59 @@ std::vector<FeatureCheck> check_targets(const Config& config) {
   return checks;
 }
 
+// What Trino's etc/ said (read at start-up into config.trino), and the etc directory each running
+// target was started with, which is where Trino really reads its settings from.
+std::vector<FeatureCheck> check_trino(const Config& config) {
+  using Status = FeatureCheck::Status;
+  const TrinoNodeInfo& trino = config.trino.detected;
+  const auto text = [](const std::optional<std::string>& value) { return value ? *value : std::string("unknown"); };
+  const auto size = [](const std::optional<uint64_t>& bytes, const char* absent) {
+    if (!bytes) return std::string(absent);
+    const bool whole_gib = *bytes % (uint64_t{1} << 30) == 0;
+    const std::string rounded = whole_gib ? std::to_string(*bytes >> 30) + " GiB" : std::to_string(*bytes >> 20) + " MiB";
+    return rounded + " (" + std::to_string(*bytes) + " bytes)";
+  };
+  const auto normal = [](std::filesystem::path path) {
+    path = path.lexically_normal();
+    return path.has_filename() ? path : path.parent_path();  // "/etc/trino/" is "/etc/trino"
+  };
+  std::string files;
+  for (const auto& file : trino.files_read) files += (files.empty() ? "" : ", ") + file.filename().string();
+  std::string ports;
+  for (uint16_t port : config.network.ports) ports += (ports.empty() ? "" : ", ") + std::to_string(port);
+
+  std::vector<FeatureCheck> checks = {
+      {"etc dir", trino.found() ? Status::kOk : Status::kWarn,
+       config.trino.etc_dir + (trino.found() ? ": read " + files : ": nothing read; Trino's settings are unknown")},
+      {"node id", Status::kOk,
+       config.node.id + (trino.node_id ? " (Trino's node.id: " + *trino.node_id + ")" : " (no Trino node.id)")},
+      {"role", config.node.role.empty() ? Status::kWarn : Status::kOk,
+       config.node.role.empty() ? "unknown" : config.node.role},
+      {"cluster ports", Status::kOk, ports + (trino.http_port ? "" : " (Trino's http port unknown)")},
+      {"node.environment", Status::kOk, text(trino.environment)},
+      {"discovery.uri", Status::kOk, text(trino.discovery_uri)},
+      {"-Xmx", Status::kOk, size(trino.max_heap_bytes, "unknown")},
+      {"query.max-memory-per-node", Status::kOk, size(trino.query_max_memory_per_node_bytes, "not set")},
+      {"query.max-total-memory-per-node", Status::kOk, size(trino.query_max_total_memory_per_node_bytes, "not set")},
+  };
+  for (const std::string& warning : config.trino.warnings) checks.push_back({"warning", Status::kWarn, warning});
+
+  const TargetMatcher matcher(config.targets, "/proc", getpid());
+  for (const TargetProcess& process : matcher.scan()) {
+    const std::string proc_dir = "/proc/" + std::to_string(process.tgid);
+    std::ifstream in(proc_dir + "/cmdline", std::ios::binary);
+    const std::string cmdline{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+    std::optional<std::filesystem::path> etc_dir = etc_dir_from_cmdline(cmdline);
+    if (!etc_dir) continue;
+    std::error_code error;
+    if (etc_dir->is_relative()) *etc_dir = std::filesystem::read_symlink(proc_dir + "/cwd", error) / *etc_dir;
+    const bool same = normal(*etc_dir) == normal(config.trino.etc_dir);
+    checks.push_back({"pid " + std::to_string(process.tgid) + " etc dir", same ? Status::kOk : Status::kWarn,
+                      etc_dir->string() + (same ? "" : ": not trino.etc_dir; set trino.etc_dir to it")});
+  }
+  return checks;
+}
+
 // Every probe the agent loads: what it needs, and a trial load that runs the verifier.
 struct ProbeCheck {
   std::string title;
@@ -47,10 +107,13 @@ struct ProbeCheck {
 std::vector<ProbeCheck> probe_checks(const Config& config) {
   return {
       {"probe sched (run-queue latency):", SchedProbe::requirements(),
-       [&config] {
-         return SchedProbe::verify_load({.stall_threshold_ns = uint64_t{config.sched.stall_threshold_ms} * 1'000'000,
-                                         .target_count = config.targets.size()});
-       }},
+       [&config] { return SchedProbe::verify_load(sched_probe_options(config)); }},
+      {"probe jvm (HotSpot GC and safepoint pauses, USDT):", JvmProbe::requirements(),
+       [&config] { return JvmProbe::verify_load({.target_count = config.targets.size()}); }},
+      {"probe mem (reclaim stalls, OOM kills):", MemProbe::requirements(),
+       [&config] { return MemProbe::verify_load({.target_count = config.targets.size()}); }},
+      {"probe net (TCP health of cluster connections):", NetProbe::requirements(),
+       [&config] { return NetProbe::verify_load(NetCollector::options_from(config).probe); }},
   };
 }
 
@@ -85,6 +148,7 @@ int run_check(const Config& config, const std::string& config_source) {
 
   for (const ProbeCheck& probe : probe_checks(config)) section(probe.title.c_str(), check_probe(probe));
   section("targets:", check_targets(config));
+  section("trino:", check_trino(config));
 
   std::printf("%s\n", failed ? "result: some probes will NOT load (see FAIL above)" : "result: everything will load");
   return failed ? kExitFailure : kExitOk;

@@ -8,6 +8,9 @@
 #include <vector>
 
 #include "common/histogram.h"
+#include "collect/jvm_sample.h"
+#include "collect/mem_sample.h"
+#include "collect/net_sample.h"
 #include "probes/readings.h"
 
 namespace nodepulse {
@@ -44,6 +47,9 @@ struct CollectError {
 struct Sample {
   uint64_t mono_ns = 0;
   std::optional<SchedDelta> sched;
+  std::optional<MemDelta> mem;  // reclaim stalls, OOM kills, PSI (collect/mem_sample.h)
+  std::optional<JvmDelta> jvm;
+  std::optional<NetDelta> net;  // TCP health per peer (collect/net_sample.h)
   std::vector<ProbeDrops> drops;
   std::vector<CollectError> errors;
 };
