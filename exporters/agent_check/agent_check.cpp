@@ -25,16 +25,6 @@ constexpr int kMaxAcceptsPerWake = 64;
 // if the peer is pathological; it gets this long, then the connection is dropped.
 constexpr int kWriteTimeoutMs = 100;
 
-std::string join_reasons(const std::vector<std::string>& reasons) {
-  std::string joined;
-  for (const std::string& reason : reasons) {
-    if (reason.empty()) continue;
-    if (!joined.empty()) joined += "; ";
-    joined += reason;
-  }
-  return joined;
-}
-
 // One line of printable text: control characters (newlines end the agent's answer early) become
 // spaces; cut to `limit` bytes without splitting a UTF-8 sequence.
 std::string one_short_line(std::string text, std::size_t limit) {

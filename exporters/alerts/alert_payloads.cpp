@@ -22,16 +22,6 @@ const char* alert_for(HealthState state) {
 
 }  // namespace
 
-std::string join_reasons(const std::vector<std::string>& reasons) {
-  std::string joined;
-  for (const std::string& reason : reasons) {
-    if (reason.empty()) continue;
-    if (!joined.empty()) joined += "; ";
-    joined += reason;
-  }
-  return joined;
-}
-
 std::string webhook_json(const Heartbeat& heartbeat) {
   nlohmann::json json = nlohmann::json::parse(to_json(heartbeat));
   json["old_state"] = std::string(to_string(heartbeat.previous_state));

@@ -13,9 +13,6 @@
 
 namespace nodepulse {
 
-// Reasons as one line: "a; b".
-std::string join_reasons(const std::vector<std::string>& reasons);
-
 // "NAME=VALUE" entries an exec hook gets on top of the agent's environment:
 //   NODEPULSE_NODE_ID, NODEPULSE_CLUSTER, NODEPULSE_ROLE, NODEPULSE_HOST,
 //   NODEPULSE_OLD_STATE, NODEPULSE_NEW_STATE   healthy | degraded | failing | unknown

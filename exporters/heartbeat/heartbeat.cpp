@@ -4,6 +4,16 @@
 
 namespace nodepulse {
 
+std::string join_reasons(const std::vector<std::string>& reasons) {
+  std::string joined;
+  for (const std::string& reason : reasons) {
+    if (reason.empty()) continue;
+    if (!joined.empty()) joined += "; ";
+    joined += reason;
+  }
+  return joined;
+}
+
 std::string to_json(const Heartbeat& heartbeat) {
   nlohmann::json signals = nlohmann::json::object();
   for (const SignalVerdict& signal : heartbeat.verdict.signals) {

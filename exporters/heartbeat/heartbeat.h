@@ -30,4 +30,8 @@ struct Heartbeat {
 
 std::string to_json(const Heartbeat& heartbeat);
 
+// The reasons as one line for places that take text (agent-check, hook environment, alerts):
+// non-empty reasons joined by "; ".
+std::string join_reasons(const std::vector<std::string>& reasons);
+
 }  // namespace nodepulse
