@@ -17,6 +17,7 @@
 #include "probes/kernel_features.h"
 #include "probes/mem_probe.h"
 #include "collect/sched_collector.h"
+#include "collect/trino_etc.h"
 #include "collect/net_collector.h"
 
 namespace nodepulse {
@@ -83,13 +84,8 @@ std::vector<FeatureCheck> check_trino(const Config& config) {
 
   const TargetMatcher matcher(config.targets, "/proc", getpid());
   for (const TargetProcess& process : matcher.scan()) {
-    const std::string proc_dir = "/proc/" + std::to_string(process.tgid);
-    std::ifstream in(proc_dir + "/cmdline", std::ios::binary);
-    const std::string cmdline{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-    std::optional<std::filesystem::path> etc_dir = etc_dir_from_cmdline(cmdline);
+    const std::optional<std::filesystem::path> etc_dir = etc_dir_of_process(process.tgid);
     if (!etc_dir) continue;
-    std::error_code error;
-    if (etc_dir->is_relative()) *etc_dir = std::filesystem::read_symlink(proc_dir + "/cwd", error) / *etc_dir;
     const bool same = normal(*etc_dir) == normal(config.trino.etc_dir);
     checks.push_back({"pid " + std::to_string(process.tgid) + " etc dir", same ? Status::kOk : Status::kWarn,
                       etc_dir->string() + (same ? "" : ": not trino.etc_dir; set trino.etc_dir to it")});

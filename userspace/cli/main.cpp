@@ -9,6 +9,7 @@
 
 #include "cli/commands.h"
 #include "common/log.h"
+#include "collect/trino_etc.h"
 #include "config/config.h"
 
 namespace {
@@ -95,6 +96,10 @@ int main(int argc, char** argv) {
   if (check->parsed() && health_check) return run_health_check(*config, health_url, health_timeout_ms);
   route_libbpf_log();
   // Trino's etc/ fills node.id, node.role and network.ports left at their defaults; never fatal.
+  if (auto adopted = adopt_running_trino_etc_dir(*config)) {
+    spdlog::info("trino: using {} from the running Trino's command line (trino.etc_dir does not exist)",
+                 adopted->string());
+  }
   for (const std::string& warning : resolve_trino_settings(*config)) spdlog::warn("trino: {}", warning);
 
   if (agent->parsed()) return run_agent(*config);
