@@ -78,7 +78,10 @@ Result<SchedSkeleton> open_and_load(const SchedProbe::Options& options, SchedPro
 }  // namespace
 
 bool SchedProbe::kernel_has_schedstat_timestamps() {
-  return kernel_struct_has_member("task_struct", "sched_info") && kernel_struct_has_member("cfs_rq", "rq");
+  // Each lookup parses the whole vmlinux BTF (milliseconds); the kernel does not change under us.
+  static const bool available =
+      kernel_struct_has_member("task_struct", "sched_info") && kernel_struct_has_member("cfs_rq", "rq");
+  return available;
 }
 
 ProbeRequirements SchedProbe::requirements() {
