@@ -4,8 +4,12 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include <spdlog/spdlog.h>
+
 #include <cstring>
+#include <functional>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <utility>
@@ -46,6 +50,41 @@ class RingBuffer {
  private:
   explicit RingBuffer(ring_buffer* ring) : ring_(ring) {}
   ring_buffer* ring_ = nullptr;
+};
+
+// Decodes each ring-buffer record and hands it to a handler. on_record() is the noexcept
+// trampoline libbpf calls: a malformed record or a throwing handler is logged, never unwound
+// through libbpf's C frames.
+template <class Event>
+class EventDispatcher {
+ public:
+  using Decode = std::optional<Event> (*)(std::span<const std::byte> record);
+  using Handler = std::function<void(const Event&)>;
+
+  EventDispatcher(const char* probe, Decode decode) : probe_(probe), decode_(decode) {}
+  void set_handler(Handler handler) { handler_ = std::move(handler); }
+
+  static int on_record(void* context, void* data, size_t size) noexcept {
+    auto* self = static_cast<EventDispatcher*>(context);
+    try {
+      const std::optional<Event> event = self->decode_({static_cast<const std::byte*>(data), size});
+      if (!event) {
+        spdlog::warn("{} probe: ignoring a malformed ring-buffer record of {} bytes", self->probe_, size);
+        return 0;
+      }
+      self->handler_(*event);
+    } catch (const std::exception& e) {
+      spdlog::error("{} probe: event handler failed: {}", self->probe_, e.what());
+    } catch (...) {
+      spdlog::error("{} probe: event handler failed", self->probe_);
+    }
+    return 0;
+  }
+
+ private:
+  const char* probe_;
+  Decode decode_;
+  Handler handler_;
 };
 
 // Reads the per-CPU values of `key` in a BPF_MAP_TYPE_PERCPU_ARRAY whose value type is T.

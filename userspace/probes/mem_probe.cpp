@@ -16,28 +16,12 @@ using MemSkeleton = SkeletonPtr<mem_bpf, mem_bpf__destroy>;
 
 struct MemProbe::Impl {
   MemSkeleton skeleton;
+  // Declared before the ring buffer that points to it, so it outlives the ring buffer.
+  EventDispatcher<OomEvent> dispatcher{"mem", decode_mem_event};
   std::optional<RingBuffer> events;
-  EventHandler handler;
   size_t target_count = 0;
   OomHook oom_hook = OomHook::kBtf;
   bool memcg_reclaim = true;
-
-  static int on_event(void* context, void* data, size_t size) noexcept {
-    auto* self = static_cast<Impl*>(context);
-    const auto event = decode_mem_event({static_cast<const std::byte*>(data), size});
-    if (!event) {
-      spdlog::warn("mem probe: ignoring a malformed ring-buffer record of {} bytes", size);
-      return 0;
-    }
-    try {
-      self->handler(*event);
-    } catch (const std::exception& e) {
-      spdlog::error("mem probe: event handler failed: {}", e.what());
-    } catch (...) {
-      spdlog::error("mem probe: event handler failed");
-    }
-    return 0;
-  }
 };
 
 namespace {
@@ -160,7 +144,7 @@ Result<std::unique_ptr<MemProbe>> MemProbe::start(const Options& options, EventH
   auto loaded = open_and_load(options);
   if (!loaded) return loaded.error();
   auto impl = std::make_unique<Impl>();
-  impl->handler = std::move(handler);
+  impl->dispatcher.set_handler(std::move(handler));
   impl->target_count = options.target_count;
   impl->oom_hook = loaded->oom_hook;
   impl->memcg_reclaim = loaded->memcg_reclaim;
@@ -168,7 +152,7 @@ Result<std::unique_ptr<MemProbe>> MemProbe::start(const Options& options, EventH
   mem_bpf* skel = impl->skeleton.get();
   if (int err = mem_bpf__attach(skel)) return errno_error("attaching the mem BPF programs", err);
 
-  auto ring = RingBuffer::open(skel->maps.mem_events, &Impl::on_event, impl.get());
+  auto ring = RingBuffer::open(skel->maps.mem_events, &EventDispatcher<OomEvent>::on_record, &impl->dispatcher);
   if (!ring) return ring.error();
   impl->events.emplace(std::move(*ring));
   return std::unique_ptr<MemProbe>(new MemProbe(std::move(impl)));

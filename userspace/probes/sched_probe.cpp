@@ -15,26 +15,10 @@ using SchedSkeleton = SkeletonPtr<sched_bpf, sched_bpf__destroy>;
 struct SchedProbe::Impl {
   SchedSkeleton skeleton;
   QueueTimestamps queue_timestamps = QueueTimestamps::kWakeup;
+  // Declared before the ring buffer that points to it, so it outlives the ring buffer.
+  EventDispatcher<SchedEvent> dispatcher{"sched", decode_sched_event};
   std::optional<RingBuffer> events;
-  EventHandler handler;
   size_t target_count = 0;
-
-  static int on_event(void* context, void* data, size_t size) noexcept {
-    auto* self = static_cast<Impl*>(context);
-    const auto event = decode_sched_event({static_cast<const std::byte*>(data), size});
-    if (!event) {
-      spdlog::warn("sched probe: ignoring a malformed ring-buffer record of {} bytes", size);
-      return 0;
-    }
-    try {
-      self->handler(*event);
-    } catch (const std::exception& e) {
-      spdlog::error("sched probe: event handler failed: {}", e.what());
-    } catch (...) {
-      spdlog::error("sched probe: event handler failed");
-    }
-    return 0;
-  }
 };
 
 namespace {
@@ -115,13 +99,13 @@ Result<std::unique_ptr<SchedProbe>> SchedProbe::start(const Options& options, Ev
   if (!skeleton) return skeleton.error();
   auto impl = std::make_unique<Impl>();
   impl->queue_timestamps = *path;
-  impl->handler = std::move(handler);
+  impl->dispatcher.set_handler(std::move(handler));
   impl->target_count = options.target_count;
   impl->skeleton = std::move(*skeleton);
   sched_bpf* skel = impl->skeleton.get();
   if (int err = sched_bpf__attach(skel)) return errno_error("attaching the sched BPF programs", err);
 
-  auto ring = RingBuffer::open(skel->maps.sched_events, &Impl::on_event, impl.get());
+  auto ring = RingBuffer::open(skel->maps.sched_events, &EventDispatcher<SchedEvent>::on_record, &impl->dispatcher);
   if (!ring) return ring.error();
   impl->events.emplace(std::move(*ring));
   return std::unique_ptr<SchedProbe>(new SchedProbe(std::move(impl)));
