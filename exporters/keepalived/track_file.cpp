@@ -10,6 +10,7 @@
 #include <optional>
 #include <string>
 
+#include "common/file_text.h"
 #include "common/unique_fd.h"
 
 namespace nodepulse {
@@ -27,18 +28,10 @@ Result<void> write_all(int fd, std::string_view data, const std::string& what) {
 
 // The file's text, or nullopt if it cannot be read (absent, unreadable): both mean "write it".
 std::optional<std::string> read_small_file(const std::filesystem::path& file) {
-  UniqueFd fd(::open(file.c_str(), O_RDONLY | O_CLOEXEC));
-  if (!fd.valid()) return std::nullopt;
-  std::string text;
-  char buffer[256];
-  for (;;) {
-    const ssize_t count = ::read(fd.get(), buffer, sizeof buffer);
-    if (count < 0 && errno == EINTR) continue;
-    if (count < 0) return std::nullopt;
-    if (count == 0) return text;
-    text.append(buffer, static_cast<std::size_t>(count));
-    if (text.size() > 4096) return text;  // not one of ours; it gets replaced
-  }
+  // More than any value we write: a longer file is not one of ours and gets replaced.
+  FileText text = read_text_file(file, 4097);
+  if (text.error != 0) return std::nullopt;
+  return std::move(text.text);
 }
 
 std::filesystem::path directory_of(const std::filesystem::path& file) {

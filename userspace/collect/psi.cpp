@@ -9,6 +9,7 @@
 #include <charconv>
 #include <vector>
 
+#include "common/file_text.h"
 #include "common/histogram.h"
 
 namespace nodepulse {
@@ -66,31 +67,6 @@ Result<PsiLine> parse_psi_fields(const std::vector<std::string_view>& words, siz
   return line;
 }
 
-struct FileText {
-  int error = 0;  // errno of the failed open or read; 0 = text is valid
-  std::string text;
-};
-
-FileText read_whole_file(const std::filesystem::path& file) {
-  FileText result;
-  UniqueFd fd(::open(file.c_str(), O_RDONLY | O_CLOEXEC));
-  if (!fd.valid()) {
-    result.error = errno;
-    return result;
-  }
-  char chunk[4096];
-  while (true) {
-    const ssize_t count = ::read(fd.get(), chunk, sizeof chunk);
-    if (count == 0) return result;
-    if (count < 0 && errno == EINTR) continue;
-    if (count < 0) {
-      result.error = errno;
-      return result;
-    }
-    result.text.append(chunk, static_cast<size_t>(count));
-  }
-}
-
 }  // namespace
 
 const char* psi_resource_name(PsiResource resource) {
@@ -130,7 +106,7 @@ Result<PsiStats> parse_psi(std::string_view text) {
 }
 
 Result<std::optional<PsiStats>> read_psi_file(const std::filesystem::path& file) {
-  const FileText content = read_whole_file(file);
+  const FileText content = read_text_file(file);
   if (content.error == ENOENT || content.error == ENOTDIR || content.error == EOPNOTSUPP) {
     return std::optional<PsiStats>();
   }
@@ -227,7 +203,7 @@ std::optional<std::string> find_cgroup_by_id(const std::filesystem::path& hierar
 
 Result<ProcCgroup> read_proc_cgroup(const std::filesystem::path& proc_root, pid_t pid) {
   const std::filesystem::path file = proc_root / std::to_string(pid) / "cgroup";
-  const FileText content = read_whole_file(file);
+  const FileText content = read_text_file(file);
   if (content.error != 0) return errno_error("reading " + file.string(), content.error);
   return parse_proc_cgroup(content.text);
 }

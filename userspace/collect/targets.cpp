@@ -1,6 +1,5 @@
 #include "collect/targets.h"
 
-#include <fcntl.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -13,7 +12,7 @@
 #include <system_error>
 #include <utility>
 
-#include "common/unique_fd.h"
+#include "common/file_text.h"
 
 namespace nodepulse {
 namespace {
@@ -30,27 +29,9 @@ constexpr size_t kMaxPidFileBytes = 4096;
 // be opened or read — for /proc that usually means the process has just exited.
 // O_NONBLOCK: a pid_file that is by mistake a FIFO must not block the scan.
 std::optional<std::string> read_small_file(const std::string& path, size_t max_bytes) {
-  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK));
-  if (!fd.valid()) return std::nullopt;
-  std::string data;
-  // /proc files report st_size 0, so read in chunks until EOF instead of trusting fstat.
-  constexpr size_t kChunk = 4096;
-  while (data.size() < max_bytes) {
-    const size_t old_size = data.size();
-    const size_t want = std::min(kChunk, max_bytes - old_size);
-    data.resize(old_size + want);
-    const ssize_t got = ::read(fd.get(), data.data() + old_size, want);
-    if (got < 0) {
-      if (errno == EINTR) {
-        data.resize(old_size);
-        continue;
-      }
-      return std::nullopt;
-    }
-    data.resize(old_size + static_cast<size_t>(got));
-    if (got == 0) break;
-  }
-  return data;
+  FileText file = read_text_file(path, max_bytes);
+  if (file.error != 0) return std::nullopt;
+  return std::move(file.text);
 }
 
 // "1234", optionally surrounded by whitespace. Anything else (sign, trailing text, 0,
