@@ -43,4 +43,7 @@ function(nodepulse_bpf_object name)
   add_dependencies(${name}_skel ${name}_skel_gen)
   target_include_directories(${name}_skel INTERFACE ${out_dir}/skel)
   target_link_libraries(${name}_skel INTERFACE PkgConfig::LIBBPF)
+  # bpftool writes libbpf's `extern bool` kconfig values (usdt.bpf.h's LINUX_HAS_BPF_COOKIE) as
+  # C's _Bool, which g++ accepts and clang++ (the sanitizer tree) does not.
+  target_compile_definitions(${name}_skel INTERFACE $<$<COMPILE_LANG_AND_ID:CXX,Clang>:_Bool=bool>)
 endfunction()

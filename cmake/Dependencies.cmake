@@ -23,6 +23,8 @@ nodepulse_require_version("bpftool" "${CMAKE_MATCH_1}" 5.13 "Run scripts/setup."
 find_package(PkgConfig REQUIRED)
 pkg_check_modules(LIBBPF REQUIRED IMPORTED_TARGET libbpf>=1.0)
 nodepulse_require_version("libbpf" "${LIBBPF_VERSION}" 1.0 "Run scripts/setup.")
+# libcap: the agent drops its capabilities after start-up (userspace/common/privileges.h).
+pkg_check_modules(LIBCAP REQUIRED IMPORTED_TARGET libcap)
 
 find_package(Threads REQUIRED)
 find_package(spdlog 1.9 REQUIRED)

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "process.h"
+#include "services.h"
 
 namespace nodepulse::testing {
 
@@ -29,27 +30,8 @@ inline std::string read_text(const std::filesystem::path& path) {
   return text.str();
 }
 
-// A fresh directory under the temp dir, removed with everything in it.
-class TempDir {
- public:
-  explicit TempDir(const std::string& prefix = "nodepulse_jvm") {
-    std::string pattern = (std::filesystem::temp_directory_path() / (prefix + ".XXXXXX")).string();
-    if (::mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
-    path_ = pattern;
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    std::filesystem::remove_all(path_, ignored);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-
-  const std::filesystem::path& path() const { return path_; }
-  std::filesystem::path operator/(const std::string& name) const { return path_ / name; }
-
- private:
-  std::filesystem::path path_;
-};
+// TempDir (a fresh directory removed with everything in it) comes from services.h, so this
+// header can be included beside haproxy.h, keepalived.h and alertmanager.h.
 
 inline void touch(const std::filesystem::path& path) { std::ofstream(path).flush(); }
 
@@ -68,8 +50,11 @@ inline bool wait_for_file(const std::filesystem::path& path, std::chrono::millis
 // Compiles tests/kernel/java/NAME.java with javac into a directory under the temp dir named
 // after the source's content, so the many test processes of one run (CTest runs each case
 // alone) compile it once. Returns the class path; throws with javac's output on failure.
-inline std::filesystem::path compile_java(const std::string& name) {
-  const std::filesystem::path source = std::filesystem::path(NODEPULSE_SOURCE_DIR) / "tests/kernel/java" / (name + ".java");
+// `directory`: where the source is, relative to the source tree (tests/e2e/java has its own);
+// `extra_classpath`: jars the source compiles against (e.g. the ZooKeeper client).
+inline std::filesystem::path compile_java(const std::string& name, const std::string& directory = "tests/kernel/java",
+                                          const std::string& extra_classpath = "") {
+  const std::filesystem::path source = std::filesystem::path(NODEPULSE_SOURCE_DIR) / directory / (name + ".java");
   const std::string text = read_text(source);
   if (text.empty()) throw std::runtime_error("cannot read " + source.string());
   const auto version = std::hash<std::string>{}(text);
@@ -80,7 +65,11 @@ inline std::filesystem::path compile_java(const std::string& name) {
   // Compile beside, then rename: a concurrent test never sees a half-written directory.
   TempDir staging("nodepulse_javac");
   const std::filesystem::path log = staging / "javac.log";
-  ChildProcess javac = ChildProcess::spawn({"javac", "-d", (staging / "out").string(), source.string()}, log.string());
+  ChildProcess javac = ChildProcess::spawn(
+      extra_classpath.empty()
+          ? std::vector<std::string>{"javac", "-d", (staging / "out").string(), source.string()}
+          : std::vector<std::string>{"javac", "-cp", extra_classpath, "-d", (staging / "out").string(), source.string()},
+      log.string());
   const auto status = javac.wait_for_exit(std::chrono::seconds(60));
   if (!status || !WIFEXITED(*status) || WEXITSTATUS(*status) != 0) {
     throw std::runtime_error("javac " + source.string() + " failed:\n" + read_text(log));

@@ -39,7 +39,7 @@ namespace nodepulse::testing {
 
 class TempDir {
  public:
-  explicit TempDir(const std::string& tag) {
+  explicit TempDir(const std::string& tag = "tmp") {
     std::string pattern = "/tmp/nodepulse-" + tag + "-XXXXXX";
     if (::mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
     path_ = pattern;

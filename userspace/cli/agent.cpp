@@ -19,13 +19,16 @@
 #include "collect/sched_collector.h"
 #include "collect/target_tracker.h"
 #include "common/event_loop.h"
+#include "common/privileges.h"
 #include "health/engine.h"
 #include "heartbeat/publisher.h"
 #include "http/http_server.h"
 #include "metrics/agent_metrics.h"
 #include "metrics/health_metrics.h"
+#include "metrics/self_metrics.h"
 #include "sinks.h"
 #include "probes/kernel_features.h"
+#include "probes/bpf_util.h"  // enable_bpf_stats() only
 
 namespace nodepulse {
 namespace {
@@ -56,7 +59,8 @@ NodeIdentity node_identity(const Config& config) {
           .cluster = config.cluster,
           .role = config.node.role,
           .host = hostname(),
-          .version = version_string()};
+          .version = version_string(),
+          .http_port = config.trino.detected.http_port.value_or(0)};
 }
 
 HealthThresholds health_thresholds(const Config& config) {
@@ -93,6 +97,7 @@ class Agent final : public TargetListener {
       : config_(config),
         metrics_(registry, target_names(config), version_string()),
         health_metrics_(registry),
+        self_metrics_(registry),
         engine_(health_thresholds(config), target_names(config)),
         publisher_(node_identity(config), config.heartbeat.interval_ms, std::move(sinks),
                    health_metrics_.sink_observer()),
@@ -114,6 +119,11 @@ class Agent final : public TargetListener {
   }
 
   Result<void> start(EventLoop& loop) {
+    if (config_.metrics.bpf_stats) {
+      auto stats = enable_bpf_stats();
+      if (stats) bpf_stats_ = std::move(*stats);
+      if (!stats) spdlog::warn("metrics.bpf_stats: {}; nodepulse_bpf_run_* are not exported", stats.error().message);
+    }
     for (auto& collector : collectors_) {
       auto started = collector->start(loop);
       // A probe that cannot load leaves its signal unknown; the agent runs on without it.
@@ -219,6 +229,7 @@ class Agent final : public TargetListener {
     for (auto& collector : collectors_) collector->collect(sample);
     for (const CollectError& error : sample.errors) log_collect_error(error);
     metrics_.record(sample);
+    record_self_metrics();
 
     const uint64_t now = monotonic_ms();
     const std::vector<size_t> live = live_processes();
@@ -227,6 +238,14 @@ class Agent final : public TargetListener {
     engine_.observe_sample(sample, live, now);
     publish(engine_.verdict(now), now);
     collecting_ = false;
+  }
+
+  void record_self_metrics() {
+    self_metrics_.record_process();
+    if (!bpf_stats_) return;  // without statistics every figure is 0: export none rather than a false "free"
+    for (const auto& collector : collectors_) {
+      self_metrics_.record_programs(collector->probe(), collector->program_stats());
+    }
   }
 
   // At most one line per minute; every error is counted in nodepulse_errors_total.
@@ -243,6 +262,8 @@ class Agent final : public TargetListener {
   const Config& config_;
   AgentMetrics metrics_;
   HealthMetrics health_metrics_;
+  SelfMetrics self_metrics_;
+  std::optional<UniqueFd> bpf_stats_;  // kernel BPF run-time statistics stay on while it is open
   HealthEngine engine_;
   HeartbeatPublisher publisher_;
   std::vector<TargetExit> exits_;  // since the last evaluation
@@ -306,6 +327,15 @@ int run_agent(const Config& config) {
     spdlog::critical("cannot start: {} (http.listen)", http.error().message);
     return kExitFailure;
   }
+  // Probes attached, listeners bound: from here on keep only what re-attaching a restarted JVM
+  // and reading /proc need (common/privileges.h says which and why), in every thread.
+  auto kept = drop_privileges(kAgentKeptCapabilities);
+  if (!kept) {
+    spdlog::critical("cannot start: {}", kept.error().message);
+    return kExitFailure;
+  }
+  spdlog::info("privileges dropped: kept {}; no_new_privs set; hooks run without capabilities",
+               capability_names(*kept));
   spdlog::info("nodepulse {} serving /metrics and /health on {} (port {})", version_string(), config.http.listen,
                (*http)->port());
 

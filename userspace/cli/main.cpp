@@ -66,6 +66,37 @@ int main(int argc, char** argv) {
       ->needs("--health")
       ->check(CLI::Range(1u, 600000u));
 
+  ConfigOptions balancer_options;
+  CLI::App* balancer = app.add_subcommand(
+      "balancer", "Run a balancer driver (unprivileged, one per balancer host): watch the cluster's heartbeats in\n"
+                  "ZooKeeper and drive the local nginx upstream file, HAProxy runtime API and Trino Gateway\n"
+                  "(balancer.* keys), never draining more than balancer.max_unhealthy_fraction at once. /metrics on\n"
+                  "balancer.listen (default 127.0.0.1:9479). SIGTERM or Ctrl-C exits 0, leaving the last state.");
+  add_config_options(*balancer, balancer_options);
+  balancer->footer("Example:\n  nodepulse balancer --config /etc/nodepulse/balancer.yaml");
+
+  ConfigOptions status_options;
+  StatusRequest status_request;
+  std::string status_zk;
+  std::string status_cluster;
+  std::string status_root;
+  CLI::App* status = app.add_subcommand(
+      "status", "Print the cluster's health from ZooKeeper: every node's state, weight, reasons and the age of\n"
+                "its last heartbeat; or one agent's /health with --url. Exits 0 when it could read, 1 when not.");
+  add_config_options(*status, status_options);
+  status->add_option("--zk", status_zk, "ZooKeeper HOST:PORT[,HOST:PORT...] (zookeeper.connect)");
+  status->add_option("--cluster", status_cluster, "the cluster's name (cluster; default: default)");
+  status->add_option("--root", status_root, "the root znode (zookeeper.root; default /nodepulse)");
+  status->add_option("--url", status_request.url, "one agent's /health instead, e.g. http://10.0.0.5:9477/health")
+      ->excludes("--zk");
+  status->add_option("-o,--output", status_request.output, "table (default) or json")
+      ->check(CLI::IsMember({"table", "json"}));
+  status->add_option("--timeout-ms", status_request.timeout_ms, "give up after this long (default 5000)")
+      ->check(CLI::Range(1u, 600000u));
+  status->footer("Examples:\n  nodepulse status --zk zk1:2181,zk2:2181,zk3:2181 --cluster prod\n"
+                 "  nodepulse status --zk 127.0.0.1:2181 --cluster prod --output json\n"
+                 "  nodepulse status --url http://10.0.0.5:9477/health");
+
   CLI::App* version = app.add_subcommand("version", "Print the version and the libraries it was built with");
 
   try {
@@ -78,8 +109,14 @@ int main(int argc, char** argv) {
 
   if (version->parsed()) return run_version();
 
-  ConfigOptions& options = agent->parsed() ? agent_options : check_options;
+  ConfigOptions& options = agent->parsed()      ? agent_options
+                           : balancer->parsed() ? balancer_options
+                           : status->parsed()   ? status_options
+                                                : check_options;
   std::vector<std::string> overrides = options.overrides;
+  if (!status_zk.empty()) overrides.push_back("zookeeper.connect=" + status_zk);
+  if (!status_cluster.empty()) overrides.push_back("cluster=" + status_cluster);
+  if (!status_root.empty()) overrides.push_back("zookeeper.root=" + status_root);
   if (!log_level.empty()) overrides.push_back("log.level=" + log_level);
 
   std::optional<std::filesystem::path> file;
@@ -94,6 +131,9 @@ int main(int argc, char** argv) {
     return kExitConfigError;
   }
   if (check->parsed() && health_check) return run_health_check(*config, health_url, health_timeout_ms);
+  // Neither reads Trino's etc/ nor loads BPF: they run away from the nodes.
+  if (balancer->parsed()) return run_balancer(*config);
+  if (status->parsed()) return run_status(*config, status_request);
   route_libbpf_log();
   // Trino's etc/ fills node.id, node.role and network.ports left at their defaults; never fatal.
   if (auto adopted = adopt_running_trino_etc_dir(*config)) {

@@ -158,6 +158,7 @@ class Value {
 };
 
 Result<void> decode(const Value& value, std::string& text);
+Result<void> decode(const Value& value, bool& flag);
 template <std::unsigned_integral Number>
   requires(!std::same_as<Number, bool>)  // a bool needs true/false, not 0/1: give it a decoder
 Result<void> decode(const Value& value, Number& number);
@@ -168,6 +169,8 @@ Result<void> decode(const Value& value, std::vector<Element>& elements);
 Result<void> decode(const Value& value, TargetSpec& target);
 Result<void> decode(const Value& value, ExecHookSpec& hook);
 Result<void> decode(const Value& value, WebhookSpec& webhook);
+Result<void> decode(const Value& value, double& number);
+Result<void> decode(const Value& value, BalancerServerSpec& server);
 
 // Each check runs only if decoding and the checks before it succeeded.
 template <class Field, class... Checks>
@@ -337,6 +340,19 @@ Result<void> decode(const Value& value, std::string& text) {
   }
   if (!value.node().IsScalar()) return value.error("expected a string, got " + describe(value.node()));
   text = value.node().Scalar();
+  return ok();
+}
+
+// YAML 1.2 core booleans only: "yes"/"on" are strings in YAML 1.2, and 0/1 are numbers.
+Result<void> decode(const Value& value, bool& flag) {
+  const std::string text = value.node().IsScalar() ? value.node().Scalar() : "";
+  if (text == "true" || text == "True" || text == "TRUE") {
+    flag = true;
+  } else if (text == "false" || text == "False" || text == "FALSE") {
+    flag = false;
+  } else {
+    return value.error("expected true or false, got " + describe(value.node()));
+  }
   return ok();
 }
 
@@ -656,6 +672,22 @@ Result<void> decode(const Value& value, TargetSpec& target) {
 
 // ---- Alert hooks.
 
+Result<void> environment_variable_name(const Value& at, const std::string& name) {
+  const bool valid = !name.empty() && (std::isalpha(static_cast<unsigned char>(name[0])) || name[0] == '_') &&
+                     std::ranges::all_of(name, [](unsigned char c) { return std::isalnum(c) || c == '_'; });
+  if (valid) return ok();
+  return at.error("expected an environment variable name (letters, digits, '_'), got " + in_quotes(name));
+}
+
+// An HTTP token: letters, digits and !#$%&'*+-.^_`|~ (RFC 9110), so no header can be forged.
+Result<void> http_header_name(const Value& at, const std::string& name) {
+  const bool valid = !name.empty() && std::ranges::all_of(name, [](unsigned char c) {
+    return std::isalnum(c) || std::string_view("!#$%&'*+-.^_`|~").find(static_cast<char>(c)) != std::string_view::npos;
+  });
+  if (valid) return ok();
+  return at.error("expected an HTTP header name, got " + in_quotes(name));
+}
+
 Result<void> decode(const Value& value, ExecHookSpec& hook) {
   Section section(value);
   section.require("command", hook.command, not_empty);
@@ -668,7 +700,59 @@ Result<void> decode(const Value& value, WebhookSpec& webhook) {
   section.require("url", webhook.url, http_url);
   section.read("timeout_ms", webhook.timeout_ms, between(1, 600000));
   section.read("retries", webhook.retries, between(0, 10));
+  section.read("token_file", webhook.token_file, empty_or(absolute_path));
+  section.read("token_env", webhook.token_env, empty_or(environment_variable_name));
+  section.read("token_header", webhook.token_header, http_header_name);
+  section.check("token_env", webhook.token_file.empty() || webhook.token_env.empty(),
+                "give at most one of token_file and token_env");
   return section.finish();
+}
+
+// ---- Balancer.
+
+Result<void> decode(const Value& value, double& number) {
+  const auto wrong = [&] { return value.error("expected a number, got " + describe(value.node())); };
+  if (!value.node().IsScalar()) return wrong();
+  const std::string& text = value.node().Scalar();
+  double parsed = 0;
+  const auto [end, status] = std::from_chars(text.data(), text.data() + text.size(), parsed);
+  if (text.empty() || status != std::errc{} || end != text.data() + text.size() || parsed != parsed) return wrong();
+  number = parsed;
+  return ok();
+}
+
+Result<void> fraction(const Value& at, double number) {
+  if (number >= 0 && number <= 1) return ok();
+  return at.error("expected a fraction 0-1, got " + at.node().Scalar());
+}
+
+// HAProxy's runtime API: a unix socket path or HOST:PORT.
+Result<void> socket_address(const Value& at, const std::string& address) {
+  if (address.starts_with('/')) return ok();
+  if (listen_address_problem(address)) {
+    return at.error("expected an absolute unix socket path or HOST:PORT, got " + in_quotes(address));
+  }
+  return ok();
+}
+
+Result<void> decode(const Value& value, BalancerServerSpec& server) {
+  Section section(value);
+  section.require("node_id", server.node_id, znode_name);
+  section.read("name", server.name, empty_or(metric_label_name));
+  section.read("address", server.address, empty_or(listen_address));
+  return section.finish();
+}
+
+Result<void> unique_server_node_ids(const Value& at, const std::vector<BalancerServerSpec>& servers) {
+  std::map<std::string, std::size_t> first_index;
+  for (std::size_t i = 0; i < servers.size(); ++i) {
+    auto [earlier, inserted] = first_index.emplace(servers[i].node_id, i);
+    if (!inserted) {
+      return at.element(i).member("node_id").error("duplicate node_id " + in_quotes(servers[i].node_id) +
+                                                   " (also " + index_path(at.path(), earlier->second) + ")");
+    }
+  }
+  return ok();
 }
 
 // ---- The schema. Adding a key: one read() line here and one line in to_yaml().
@@ -722,6 +806,10 @@ void read_config(Section& top, Config& config) {
     sched.read("stall_threshold_ms", config.sched.stall_threshold_ms, between(1, 60000));
     sched.read("queue_timestamps", config.sched.queue_timestamps, one_of({"auto", "schedstat", "wakeup"}));
   });
+  top.section("probes", [&](Section& probes) {
+    probes.read("attach", config.probes.attach, one_of({"auto", "tp_btf", "raw_tp", "tracepoint"}));
+    probes.read("events", config.probes.events, one_of({"auto", "ringbuf", "perfbuf"}));
+  });
   top.section("memory", [&](Section& memory) {
     memory.read("psi_trigger_window_us", config.memory.psi_trigger_window_us, between(500000, 10000000));
     memory.read("psi_trigger_stall_us", config.memory.psi_trigger_stall_us,  // read after the window it must fit in
@@ -757,12 +845,109 @@ void read_config(Section& top, Config& config) {
   top.section("collect", [&](Section& collect) {
     collect.read("interval_ms", config.collect.interval_ms, between(10, 10000));
   });
+  top.section("metrics", [&](Section& metrics) { metrics.read("bpf_stats", config.metrics.bpf_stats); });
+  top.section("balancer", [&](Section& balancer) {
+    Config::Balancer& b = config.balancer;
+    balancer.read("listen", b.listen, listen_address);
+    balancer.read("down_after_ms", b.down_after_ms, between(0, 600'000));
+    balancer.read("max_unhealthy_fraction", b.max_unhealthy_fraction, fraction);
+    balancer.read("max_payload_bytes", b.max_payload_bytes, between(256, 1'048'576));
+    balancer.read("servers", b.servers, unique_server_node_ids);
+    balancer.section("nginx", [&](Section& nginx) {
+      nginx.read("upstream_file", b.nginx.upstream_file, empty_or(absolute_path));
+      nginx.read("upstream", b.nginx.upstream, metric_label_name);
+      nginx.read("conf", b.nginx.conf, empty_or(absolute_path));
+      nginx.read("pid_file", b.nginx.pid_file, empty_or(absolute_path));
+      nginx.read("binary", b.nginx.binary, not_empty);
+      nginx.check("pid_file", b.nginx.upstream_file.empty() || !b.nginx.pid_file.empty(),
+                  "must be set with upstream_file (the nginx master is signalled to reload)");
+    });
+    balancer.section("haproxy", [&](Section& haproxy) {
+      haproxy.read("socket", b.haproxy.socket, empty_or(socket_address));
+      haproxy.read("backend", b.haproxy.backend, metric_label_name);
+    });
+    balancer.section("gateway", [&](Section& gateway) {
+      gateway.read("url", b.gateway.url, empty_or(http_url));
+      gateway.read("timeout_ms", b.gateway.timeout_ms, between(1, 600000));
+    });
+  });
 }
 
 // ---- Loading the YAML text.
 
+// yaml-cpp 0.7 (Debian 12) never returns, allocating without bound, when a ',' stands where a
+// document's root node, or what follows it, belongs: ",", "[a],b", "'x',y", "&a ,", "--- ,"
+// (found by fuzz/config_fuzz.cpp; YAML::LoadAll on any of them reproduces it). No valid YAML
+// has a ',' there (it cannot start a plain scalar, and nothing may follow a root flow node), so
+// such text is refused before yaml-cpp sees it. A ',' inside a plain scalar ("a,b", "x[1],y")
+// or inside a flow collection is left alone.
+// Returns where that ',' is.
+std::optional<std::size_t> yaml_cpp_would_hang(std::string_view text) {
+  enum class Before { kNothing, kRootEnd, kProperty, kOther };  // the last token at flow depth 0
+  Before before = Before::kNothing;
+  int depth = 0;
+  const auto token_start = [&](std::size_t i) {
+    if (i == 0) return true;
+    const char prev = text[i - 1];
+    if (prev == ' ' || prev == '\t' || prev == '\n' || prev == '\r') return true;
+    return depth > 0 && (prev == '[' || prev == '{' || prev == ',' || prev == ':');
+  };
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (c == ' ' || c == '\t' || c == '\n' || c == '\r') continue;
+    const bool starts = token_start(i);
+    if (starts && c == '#') {  // a comment, to the end of the line
+      while (i < text.size() && text[i] != '\n') ++i;
+      continue;
+    }
+    if (starts && (c == '\'' || c == '"')) {  // a quoted scalar: skip to its closing quote
+      for (++i; i < text.size(); ++i) {
+        if (c == '"' && text[i] == '\\') {
+          ++i;
+        } else if (text[i] == c) {
+          if (c == '\'' && i + 1 < text.size() && text[i + 1] == '\'') {
+            ++i;  // '' is a quote inside a single-quoted scalar
+          } else {
+            break;
+          }
+        }
+      }
+      if (depth == 0) before = Before::kRootEnd;
+      continue;
+    }
+    if (depth > 0) {
+      if (c == '[' || c == '{') ++depth;
+      if (c == ']' || c == '}') {
+        if (--depth == 0) before = Before::kRootEnd;
+      }
+      continue;
+    }
+    if (c == ',' && before != Before::kOther) return i;
+    if (starts && (c == '[' || c == '{')) {
+      depth = 1;
+    } else if (starts && (c == '&' || c == '!')) {
+      while (i + 1 < text.size() && text[i + 1] != ' ' && text[i + 1] != '\n') ++i;
+      before = Before::kProperty;
+    } else if (starts && text.substr(i).starts_with("---") && (i == 0 || text[i - 1] == '\n')) {
+      i += 2;
+      before = Before::kNothing;
+    } else {
+      before = Before::kOther;
+    }
+  }
+  return std::nullopt;
+}
+
 Result<YAML::Node> load_document(std::string_view yaml_text, std::string_view source_name) {
   std::vector<YAML::Node> documents;
+  if (const auto comma = yaml_cpp_would_hang(yaml_text)) {
+    const std::string_view before = yaml_text.substr(0, *comma);
+    const std::size_t line = 1 + static_cast<std::size_t>(std::count(before.begin(), before.end(), '\n'));
+    const std::size_t line_start = before.rfind('\n');
+    const std::size_t column = *comma - (line_start == std::string_view::npos ? 0 : line_start + 1) + 1;
+    return Error{std::string(source_name) + ":" + std::to_string(line) + ":" + std::to_string(column) +
+                 ": invalid YAML: unexpected ','"};
+  }
   try {
     documents = YAML::LoadAll(std::string(yaml_text));
   } catch (const YAML::ParserException& e) {
@@ -845,6 +1030,7 @@ Result<YAML::Node> parse_override_value(std::string_view key, std::string_view r
   const bool is_flow_collection = opens_collection && (text.ends_with(']') || text.ends_with('}'));
   const bool multiline = text.find('\n') != std::string_view::npos;
   std::vector<YAML::Node> documents;
+  if (yaml_cpp_would_hang(text)) return YAML::Node(std::string(text));  // a plain string, as on a parse error
   try {
     documents = YAML::LoadAll(std::string(text));
   } catch (const YAML::ParserException& e) {
@@ -966,6 +1152,28 @@ void emit(YAML::Emitter& out, std::string_view key, int32_t number) {
   out << YAML::Key << std::string(key) << YAML::Value << number;
 }
 
+void emit(YAML::Emitter& out, std::string_view key, bool flag) {
+  out << YAML::Key << std::string(key) << YAML::Value << (flag ? "true" : "false");
+}
+
+void emit(YAML::Emitter& out, std::string_view key, double number) {
+  std::array<char, 64> text{};
+  const auto end = std::to_chars(text.data(), text.data() + text.size(), number).ptr;  // shortest round trip
+  out << YAML::Key << std::string(key) << YAML::Value << std::string(text.data(), end);
+}
+
+void emit(YAML::Emitter& out, std::string_view key, const std::vector<BalancerServerSpec>& servers) {
+  out << YAML::Key << std::string(key) << YAML::Value << YAML::BeginSeq;
+  for (const BalancerServerSpec& server : servers) {
+    out << YAML::BeginMap;
+    emit(out, "node_id", server.node_id);
+    emit(out, "name", server.name);
+    emit(out, "address", server.address);
+    out << YAML::EndMap;
+  }
+  out << YAML::EndSeq;
+}
+
 void emit(YAML::Emitter& out, std::string_view key, const std::vector<ExecHookSpec>& hooks) {
   out << YAML::Key << std::string(key) << YAML::Value << YAML::BeginSeq;
   for (const ExecHookSpec& hook : hooks) {
@@ -984,6 +1192,9 @@ void emit(YAML::Emitter& out, std::string_view key, const std::vector<WebhookSpe
     emit(out, "url", webhook.url);
     emit(out, "timeout_ms", webhook.timeout_ms);
     emit(out, "retries", webhook.retries);
+    emit(out, "token_file", webhook.token_file);
+    emit(out, "token_env", webhook.token_env);
+    emit(out, "token_header", webhook.token_header);
     out << YAML::EndMap;
   }
   out << YAML::EndSeq;
@@ -1081,6 +1292,10 @@ std::string to_yaml(const Config& config) {
     emit(out, "stall_threshold_ms", config.sched.stall_threshold_ms);
     emit(out, "queue_timestamps", config.sched.queue_timestamps);
   });
+  emit_section(out, "probes", [&] {
+    emit(out, "attach", config.probes.attach);
+    emit(out, "events", config.probes.events);
+  });
   emit_section(out, "memory", [&] {
     emit(out, "psi_trigger_stall_us", config.memory.psi_trigger_stall_us);
     emit(out, "psi_trigger_window_us", config.memory.psi_trigger_window_us);
@@ -1095,6 +1310,30 @@ std::string to_yaml(const Config& config) {
     emit(out, "jvm_pause_fail_ms", config.health.jvm_pause_fail_ms);
   });
   emit_section(out, "collect", [&] { emit(out, "interval_ms", config.collect.interval_ms); });
+  emit_section(out, "metrics", [&] { emit(out, "bpf_stats", config.metrics.bpf_stats); });
+  emit_section(out, "balancer", [&] {
+    const Config::Balancer& b = config.balancer;
+    emit(out, "listen", b.listen);
+    emit(out, "down_after_ms", b.down_after_ms);
+    emit(out, "max_unhealthy_fraction", b.max_unhealthy_fraction);
+    emit(out, "max_payload_bytes", b.max_payload_bytes);
+    emit(out, "servers", b.servers);
+    emit_section(out, "nginx", [&] {
+      emit(out, "upstream_file", b.nginx.upstream_file);
+      emit(out, "upstream", b.nginx.upstream);
+      emit(out, "conf", b.nginx.conf);
+      emit(out, "pid_file", b.nginx.pid_file);
+      emit(out, "binary", b.nginx.binary);
+    });
+    emit_section(out, "haproxy", [&] {
+      emit(out, "socket", b.haproxy.socket);
+      emit(out, "backend", b.haproxy.backend);
+    });
+    emit_section(out, "gateway", [&] {
+      emit(out, "url", b.gateway.url);
+      emit(out, "timeout_ms", b.gateway.timeout_ms);
+    });
+  });
   out << YAML::EndMap;
   return std::string(out.c_str()) + "\n";
 }

@@ -34,6 +34,19 @@ struct WebhookSpec {
   std::string url;             // required; only its origin is ever logged
   uint32_t timeout_ms = 5000;  // per attempt
   uint32_t retries = 2;        // attempts after the first, on no answer, 5xx or 429
+  // A secret sent with every POST, read at start-up from a file or from the environment (at most
+  // one of the two; both "" = none), never written in the config itself, so a config can be
+  // shared, printed and logged. Never logged, never in /health, /metrics or `check`.
+  std::string token_file;                      // absolute path; its content, trimmed, is the token
+  std::string token_env;                       // name of an environment variable holding the token
+  std::string token_header = "Authorization";  // Authorization: "Bearer TOKEN"; any other header: TOKEN as is
+};
+
+// One balancer.servers entry: how the balancer names and reaches one node's server.
+struct BalancerServerSpec {
+  std::string node_id;  // required: the node's id in ZooKeeper
+  std::string name;     // the server's name in HAProxy / Trino Gateway; "" = node_id
+  std::string address;  // HOST:PORT nginx proxies to; "" = host:http_port from the heartbeat
 };
 
 struct Config {
@@ -111,6 +124,13 @@ struct Config {
     std::string queue_timestamps = "auto";
   } sched;
 
+  // How every probe reaches the kernel; auto picks the best this kernel supports, and the others
+  // force a fallback (to run an older kernel's path here, or to step around a kernel bug).
+  struct Probes {
+    std::string attach = "auto";  // auto | tp_btf | raw_tp | tracepoint (classic)
+    std::string events = "auto";  // auto | ringbuf | perfbuf
+  } probes;
+
   struct Memory {
     // PSI trigger: wake the agent at once when the `some` memory stall (node-wide, and in each
     // target's cgroup) reaches psi_trigger_stall_us within psi_trigger_window_us. 0 = off.
@@ -136,6 +156,45 @@ struct Config {
   struct Collect {
     uint32_t interval_ms = 250;  // how often BPF maps are read into a sample
   } collect;
+
+  struct Metrics {
+    // nodepulse_bpf_run_{seconds,count}_total per BPF program. Off by default: while on, the
+    // kernel times every run of every BPF program on the host (not only ours) with two extra
+    // clock reads, which adds to the hottest hook we use (sched_switch).
+    bool bpf_stats = false;
+  } metrics;
+
+  // `nodepulse balancer`: drives the local nginx / HAProxy / Trino Gateway from the heartbeats in
+  // ZooKeeper (cluster, zookeeper.* and log.level are shared with the agent).
+  struct Balancer {
+    std::string listen = "127.0.0.1:9479";  // the balancer's own /metrics
+    // A node whose znode vanished keeps its last state this long before it counts as down: long
+    // enough for an agent to re-create its znode after a ZooKeeper session loss or restart.
+    uint32_t down_after_ms = 3000;
+    // Never take more than this fraction of a backend's servers out at once (0.34: one of three),
+    // so a cluster-wide fault or a bad signal can never drain everything.
+    double max_unhealthy_fraction = 0.34;
+    // A heartbeat is a few hundred bytes; anything far larger is broken or hostile.
+    uint32_t max_payload_bytes = 65536;
+    // Node id -> balancer server; a node not listed is named by its node id and addressed at
+    // host:http_port from its heartbeat.
+    std::vector<BalancerServerSpec> servers;
+    struct Nginx {
+      std::string upstream_file;       // the upstream include written; "" = no nginx
+      std::string upstream = "trino";  // the upstream block's name
+      std::string conf;                // the nginx.conf `nginx -t` validates; "" = nginx's default
+      std::string pid_file;            // the master's pid file, signalled with SIGHUP to reload
+      std::string binary = "nginx";    // for `nginx -t`; PATH is searched
+    } nginx;
+    struct Haproxy {
+      std::string socket;             // runtime API: a unix socket path or HOST:PORT; "" = no HAProxy
+      std::string backend = "trino";  // the backend whose servers are driven
+    } haproxy;
+    struct Gateway {
+      std::string url;              // Trino Gateway's base URL, e.g. http://gw:8080; "" = no gateway
+      uint32_t timeout_ms = 2000;  // per request
+    } gateway;
+  } balancer;
 };
 
 // Parses YAML text (empty text = all defaults), then applies `overrides` ("key.path=value",
