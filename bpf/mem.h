@@ -25,7 +25,7 @@ struct np_mem_stats {
 
 /* Per-CPU value of mem_drops: every event or measurement the program could not record. */
 struct np_mem_drops {
-	__u64 ringbuf_full; /* bpf_ringbuf_reserve failed: an OOM event was lost (still counted) */
+	__u64 ringbuf_full; /* the event buffer (ring or perf) was full: an OOM event was lost (still counted) */
 	__u64 task_storage; /* no task-local storage for a task: one reclaim stall not measured */
 };
 
@@ -40,7 +40,7 @@ enum np_mem_event_flags {
 	NP_MEM_EVENT_PID_ONLY = 1,
 };
 
-/* Ring buffer record. */
+/* Event record (ring or perf buffer). */
 struct np_mem_event {
 	__u64 ts_ns;       /* bpf_ktime_get_ns() */
 	__u64 cgroup_id;   /* victim's cgroup on the default (v2) hierarchy; 0 = unknown */

@@ -8,12 +8,23 @@
  *   clock when sched_switch fires. Reading two fields costs far less than our own clock read
  *   and task-storage write on every wakeup, so only sched_switch is attached. A wait split by
  *   a migration counts from the last enqueue, as the kernel's run_delay does.
- * - Otherwise: our own timestamp at sched_wakeup/_new and preemption, in task-local storage. */
+ * - Otherwise: our own timestamp at sched_wakeup/_new and preemption, in task-local storage.
+ *
+ * Three attach paths, chosen by userspace before load (the others' programs are not loaded):
+ * - tp_btf (5.11+: BTF tracing programs, task storage): typed pointers, direct loads.
+ * - raw_tp (4.17+ with BTF): the same pointers, read with BPF_CORE_READ; the wakeup stamps go
+ *   to a pid-keyed hash, as task storage needs a typed task pointer.
+ * - classic tracepoints: the tracepoints' own records, which carry pids, not tasks. prev is
+ *   current at sched_switch, but next is only a pid: no schedstat path (userspace forces the
+ *   wakeup one), and next's tgid comes from the pid-keyed hash, which remembers it each time
+ *   a thread is switched out. A thread not yet seen switching out counts for the node only. */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
 #include <bpf/bpf_core_read.h>
 #include "common.bpf.h"
+#include "compat.bpf.h"
+#include "events.bpf.h"
 #include "sched.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
@@ -67,10 +78,23 @@ struct {
 	__type(value, struct np_sched_drops);
 } sched_drops SEC(".maps");
 
+NP_EVENT_MAPS(sched_events, sched_events_perf, 256 * 1024);
+
+/* The raw_tp and classic paths' stand-in for runnable_since: pid -> when it became runnable
+ * (0: not queued) and its tgid (0: unknown). Preallocated: it is written under the run-queue
+ * lock. Userspace shrinks it to 1 entry on the tp_btf path. */
+struct np_queued {
+	__u64 since_ns;
+	__u32 tgid;
+	__u32 __pad;
+};
+
 struct {
-	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, 256 * 1024);
-} sched_events SEC(".maps");
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 32768);
+	__type(key, __u32);
+	__type(value, struct np_queued);
+} runnable_since_pid SEC(".maps");
 
 /* task_struct::state became __state in 5.14 (commit 2f064a59a11f). */
 struct task_struct___pre_5_14 {
@@ -82,6 +106,14 @@ static __always_inline long task_state(struct task_struct *task)
 	if (bpf_core_field_exists(task->__state))
 		return task->__state;
 	return ((struct task_struct___pre_5_14 *)task)->state;
+}
+
+/* The same through an untyped pointer (raw_tp, current). */
+static __always_inline long task_state_raw(struct task_struct *task)
+{
+	if (bpf_core_field_exists(task->__state))
+		return BPF_CORE_READ(task, __state);
+	return BPF_CORE_READ((struct task_struct___pre_5_14 *)task, state);
 }
 
 static __always_inline struct np_sched_drops *drops(void)
@@ -134,41 +166,117 @@ static __always_inline void record_wait(__u32 slot, __u64 wait_ns, __u64 epoch)
 		stats->window_max_ns = wait_ns;
 }
 
-static __always_inline void emit_event(struct task_struct *task, __u32 kind, __u32 slot, __u64 wait_ns)
+static __always_inline void emit_event(void *ctx, struct np_sched_event *event)
 {
-	struct np_sched_event *event;
-
-	event = bpf_ringbuf_reserve(&sched_events, sizeof(*event), 0);
-	if (!event) {
+	event->ts_ns = bpf_ktime_get_ns();
+	if (np_output_event(ctx, &sched_events, &sched_events_perf, event, sizeof(*event))) {
 		struct np_sched_drops *d = drops();
 
 		if (d)
 			d->ringbuf_full++;
-		return;
 	}
-	__builtin_memset(event, 0, sizeof(*event));
-	event->ts_ns = bpf_ktime_get_ns();
-	event->wait_ns = wait_ns;
-	event->kind = kind;
-	event->tgid = task->tgid;
-	event->pid = task->pid;
-	event->target_slot = slot;
-	bpf_probe_read_kernel_str(event->comm, sizeof(event->comm), task->comm);
-	bpf_ringbuf_submit(event, 0);
 }
 
-static __always_inline void record_run(struct task_struct *task, __u64 wait_ns)
+/* Works on typed (tp_btf) and untyped (raw_tp) task pointers alike; events are rare. */
+static __always_inline void emit_task_event(void *ctx, struct task_struct *task, __u32 kind, __u32 slot,
+					    __u64 wait_ns)
+{
+	struct np_sched_event event;
+
+	__builtin_memset(&event, 0, sizeof(event));
+	event.wait_ns = wait_ns;
+	event.kind = kind;
+	event.tgid = BPF_CORE_READ(task, tgid);
+	event.pid = BPF_CORE_READ(task, pid);
+	event.target_slot = slot;
+	bpf_core_read_str(event.comm, sizeof(event.comm), &task->comm);
+	emit_event(ctx, &event);
+}
+
+/* Records one wait of a thread of `tgid` (0: unknown, the node only). Returns the target slot
+ * when the wait is a target's stall to report, else 0. */
+static __always_inline __u32 record_run(__u32 tgid, __u64 wait_ns)
 {
 	__u64 epoch = window_epoch;
 	__u32 slot;
 
 	record_wait(NP_SCHED_NODE_SLOT, wait_ns, epoch);
-	slot = target_slot_of(task->tgid);
+	if (!tgid)
+		return 0;
+	slot = target_slot_of(tgid);
 	if (slot == NP_SCHED_NODE_SLOT)
-		return;
+		return 0;
 	record_wait(slot, wait_ns, epoch);
-	if (wait_ns >= stall_threshold_ns)
-		emit_event(task, NP_SCHED_EVENT_STALL, slot, wait_ns);
+	return wait_ns >= stall_threshold_ns ? slot : 0;
+}
+
+static __always_inline void count_no_storage(void)
+{
+	struct np_sched_drops *d = drops();
+
+	if (d)
+		d->task_storage++;
+}
+
+/* raw_tp and classic paths: `pid` became runnable now. */
+static __always_inline void pid_mark_runnable(__u32 pid, __u32 tgid)
+{
+	struct np_queued *queued, fresh = {};
+	long err;
+
+	if (pid == 0)
+		return;
+	queued = bpf_map_lookup_elem(&runnable_since_pid, &pid);
+	if (queued) {
+		queued->since_ns = bpf_ktime_get_ns();
+		if (tgid)
+			queued->tgid = tgid;
+		return;
+	}
+	fresh.since_ns = bpf_ktime_get_ns();
+	fresh.tgid = tgid;
+	err = bpf_map_update_elem(&runnable_since_pid, &pid, &fresh, BPF_NOEXIST);
+	if (err && err != -17 /* EEXIST: another CPU was first */)
+		count_no_storage();
+}
+
+/* Classic path: remember the tgid of a thread going to sleep, for when it runs again. */
+static __always_inline void pid_remember_tgid(__u32 pid, __u32 tgid)
+{
+	struct np_queued *queued, fresh = {};
+	long err;
+
+	if (pid == 0)
+		return;
+	queued = bpf_map_lookup_elem(&runnable_since_pid, &pid);
+	if (queued) {
+		queued->since_ns = 0;
+		queued->tgid = tgid;
+		return;
+	}
+	fresh.tgid = tgid;
+	err = bpf_map_update_elem(&runnable_since_pid, &pid, &fresh, BPF_NOEXIST);
+	if (err && err != -17)
+		count_no_storage();
+}
+
+/* raw_tp and classic paths: `pid` runs now. Returns its wait (0: none measured) and its tgid.
+ * The classic path keeps the entry for the tgid; the raw_tp path knows it and frees it. */
+static __always_inline __u64 pid_switch_in(__u32 pid, __u32 *tgid, bool keep)
+{
+	struct np_queued *queued = bpf_map_lookup_elem(&runnable_since_pid, &pid);
+	__u64 since, now;
+
+	if (!queued || !queued->since_ns)
+		return 0;
+	since = queued->since_ns;
+	*tgid = queued->tgid;
+	if (keep)
+		queued->since_ns = 0;
+	else
+		bpf_map_delete_elem(&runnable_since_pid, &pid);
+	now = bpf_ktime_get_ns();
+	return now > since ? now - since : 1;
 }
 
 /* Fallback path: stamp the task when it becomes runnable. */
@@ -180,10 +288,7 @@ static __always_inline void mark_runnable(struct task_struct *task)
 		return;
 	since = bpf_task_storage_get(&runnable_since, task, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
 	if (!since) {
-		struct np_sched_drops *d = drops();
-
-		if (d)
-			d->task_storage++;
+		count_no_storage();
 		return;
 	}
 	*since = bpf_ktime_get_ns();
@@ -207,6 +312,7 @@ SEC("tp_btf/sched_switch")
 int BPF_PROG(sched_switch, bool preempt, struct task_struct *prev, struct task_struct *next)
 {
 	__u64 queued, now, *since;
+	__u32 slot;
 
 	if (next->pid == 0)
 		return 0;
@@ -217,7 +323,9 @@ int BPF_PROG(sched_switch, bool preempt, struct task_struct *prev, struct task_s
 		now = next->se.cfs_rq->rq->clock;
 		if (now < queued)
 			return 0;
-		record_run(next, now - queued);
+		slot = record_run(next->tgid, now - queued);
+		if (slot)
+			emit_task_event(ctx, next, NP_SCHED_EVENT_STALL, slot, now - queued);
 		return 0;
 	}
 
@@ -231,7 +339,9 @@ int BPF_PROG(sched_switch, bool preempt, struct task_struct *prev, struct task_s
 	now = bpf_ktime_get_ns();
 	queued = *since;
 	*since = 0;
-	record_run(next, now - queued);
+	slot = record_run(next->tgid, now - queued);
+	if (slot)
+		emit_task_event(ctx, next, NP_SCHED_EVENT_STALL, slot, now - queued);
 	return 0;
 }
 
@@ -240,24 +350,180 @@ int BPF_PROG(sched_switch, bool preempt, struct task_struct *prev, struct task_s
 SEC("tp_btf/sched_process_exec")
 int BPF_PROG(sched_process_exec, struct task_struct *task)
 {
-	emit_event(task, NP_SCHED_EVENT_EXEC, 0, 0);
+	emit_task_event(ctx, task, NP_SCHED_EVENT_EXEC, 0, 0);
 	return 0;
+}
+
+/* A target's thread group leader exited: prune it from the targets and report it. */
+static __always_inline bool forget_exited_target(__u32 tgid, __u32 *found)
+{
+	__u32 *slot = bpf_map_lookup_elem(&targets, &tgid);
+
+	if (!slot)
+		return false;
+	*found = *slot;
+	bpf_map_delete_elem(&targets, &tgid);
+	__sync_fetch_and_add(&targets_generation, 1);
+	return true;
 }
 
 SEC("tp_btf/sched_process_exit")
 int BPF_PROG(sched_process_exit, struct task_struct *task)
 {
-	__u32 tgid = task->tgid, *slot;
 	__u32 found;
 
 	if (task->pid != task->tgid)
 		return 0;
-	slot = bpf_map_lookup_elem(&targets, &tgid);
+	if (forget_exited_target(task->tgid, &found))
+		emit_task_event(ctx, task, NP_SCHED_EVENT_EXIT, found, 0);
+	return 0;
+}
+
+/* raw_tp path: the same hooks, with untyped pointers. */
+
+SEC("raw_tp/sched_wakeup")
+int BPF_PROG(raw_sched_wakeup, struct task_struct *task)
+{
+	pid_mark_runnable(BPF_CORE_READ(task, pid), BPF_CORE_READ(task, tgid));
+	return 0;
+}
+
+SEC("raw_tp/sched_wakeup_new")
+int BPF_PROG(raw_sched_wakeup_new, struct task_struct *task)
+{
+	pid_mark_runnable(BPF_CORE_READ(task, pid), BPF_CORE_READ(task, tgid));
+	return 0;
+}
+
+SEC("raw_tp/sched_switch")
+int BPF_PROG(raw_sched_switch, bool preempt, struct task_struct *prev, struct task_struct *next)
+{
+	__u32 pid = BPF_CORE_READ(next, pid), tgid = 0, slot;
+	__u64 queued, now, wait_ns;
+
+	if (pid == 0)
+		return 0;
+	if (use_sched_info) {
+		queued = BPF_CORE_READ(next, sched_info.last_queued);
+		if (!queued)
+			return 0;
+		now = BPF_CORE_READ(next, se.cfs_rq, rq, clock);
+		if (now < queued)
+			return 0;
+		wait_ns = now - queued;
+		tgid = BPF_CORE_READ(next, tgid);
+	} else {
+		if (task_state_raw(prev) == TASK_RUNNING)
+			pid_mark_runnable(BPF_CORE_READ(prev, pid), BPF_CORE_READ(prev, tgid));
+		wait_ns = pid_switch_in(pid, &tgid, false);
+		if (!wait_ns)
+			return 0;
+	}
+	slot = record_run(tgid, wait_ns);
+	if (slot)
+		emit_task_event(ctx, next, NP_SCHED_EVENT_STALL, slot, wait_ns);
+	return 0;
+}
+
+SEC("raw_tp/sched_process_exec")
+int BPF_PROG(raw_sched_exec, struct task_struct *task)
+{
+	emit_task_event(ctx, task, NP_SCHED_EVENT_EXEC, 0, 0);
+	return 0;
+}
+
+/* Fires in the exiting task: current is `task`. */
+static __always_inline void exit_current(void *ctx)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	__u32 pid = (__u32)pid_tgid, tgid = pid_tgid >> 32, found;
+	struct np_sched_event event;
+
+	bpf_map_delete_elem(&runnable_since_pid, &pid);
+	if (pid != tgid || !forget_exited_target(tgid, &found))
+		return;
+	__builtin_memset(&event, 0, sizeof(event));
+	event.kind = NP_SCHED_EVENT_EXIT;
+	event.tgid = tgid;
+	event.pid = pid;
+	event.target_slot = found;
+	bpf_get_current_comm(event.comm, sizeof(event.comm));
+	emit_event(ctx, &event);
+}
+
+SEC("raw_tp/sched_process_exit")
+int BPF_PROG(raw_sched_exit, struct task_struct *task)
+{
+	exit_current(ctx);
+	return 0;
+}
+
+/* Classic tracepoint path. */
+
+SEC("tracepoint/sched/sched_wakeup")
+int tp_sched_wakeup(struct trace_event_raw_sched_wakeup_template *ctx)
+{
+	pid_mark_runnable(ctx->pid, 0);
+	return 0;
+}
+
+SEC("tracepoint/sched/sched_wakeup_new")
+int tp_sched_wakeup_new(struct trace_event_raw_sched_wakeup_template *ctx)
+{
+	pid_mark_runnable(ctx->pid, 0);
+	return 0;
+}
+
+SEC("tracepoint/sched/sched_switch")
+int tp_sched_switch(struct trace_event_raw_sched_switch *ctx)
+{
+	struct task_struct *prev = (struct task_struct *)bpf_get_current_task();
+	__u32 prev_pid = ctx->prev_pid, next_pid = ctx->next_pid, tgid = 0, slot;
+	struct np_sched_event event;
+	__u64 wait_ns;
+
+	if (task_state_raw(prev) == TASK_RUNNING)
+		pid_mark_runnable(prev_pid, bpf_get_current_pid_tgid() >> 32);
+	else
+		pid_remember_tgid(prev_pid, bpf_get_current_pid_tgid() >> 32);
+	if (next_pid == 0)
+		return 0;
+	wait_ns = pid_switch_in(next_pid, &tgid, true);
+	if (!wait_ns)
+		return 0;
+	slot = record_run(tgid, wait_ns);
 	if (!slot)
 		return 0;
-	found = *slot;
-	bpf_map_delete_elem(&targets, &tgid);
-	__sync_fetch_and_add(&targets_generation, 1);
-	emit_event(task, NP_SCHED_EVENT_EXIT, found, 0);
+	__builtin_memset(&event, 0, sizeof(event));
+	event.wait_ns = wait_ns;
+	event.kind = NP_SCHED_EVENT_STALL;
+	event.tgid = tgid;
+	event.pid = next_pid;
+	event.target_slot = slot;
+	bpf_core_read_str(event.comm, sizeof(event.comm), &ctx->next_comm);
+	emit_event(ctx, &event);
+	return 0;
+}
+
+/* Fires in the task that exec'd, after its comm changed; its pid is now its tgid. */
+SEC("tracepoint/sched/sched_process_exec")
+int tp_sched_exec(struct trace_event_raw_sched_process_exec *ctx)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	struct np_sched_event event;
+
+	__builtin_memset(&event, 0, sizeof(event));
+	event.kind = NP_SCHED_EVENT_EXEC;
+	event.tgid = pid_tgid >> 32;
+	event.pid = (__u32)pid_tgid;
+	bpf_get_current_comm(event.comm, sizeof(event.comm));
+	emit_event(ctx, &event);
+	return 0;
+}
+
+SEC("tracepoint/sched/sched_process_exit")
+int tp_sched_exit(struct trace_event_raw_sched_process_template *ctx)
+{
+	exit_current(ctx);
 	return 0;
 }

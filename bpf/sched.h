@@ -27,7 +27,7 @@ struct np_runq_stats {
 
 /* Per-CPU value of sched_drops: every event or update the program could not record. */
 struct np_sched_drops {
-	__u64 ringbuf_full;     /* bpf_ringbuf_reserve failed: an event was lost */
+	__u64 ringbuf_full;     /* the event buffer (ring or perf) was full: an event was lost */
 	__u64 task_storage;     /* no task-local storage for a task: one wait not measured */
 };
 
@@ -52,7 +52,7 @@ struct np_target_cache {
 	struct np_target_cache_entry entries[NP_TARGET_CACHE_SIZE];
 };
 
-/* Ring buffer record. */
+/* Event record (ring or perf buffer). */
 struct np_sched_event {
 	__u64 ts_ns;       /* bpf_ktime_get_ns() */
 	__u64 wait_ns;     /* STALL only */

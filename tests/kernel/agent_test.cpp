@@ -102,16 +102,33 @@ TEST(Agent, ServesRunqHistogramAndDetachesEverythingOnSigterm) {
   std::filesystem::remove(log);
 }
 
-TEST(Agent, PicksUpATargetStartedAfterIt) {
+// The attach path and event transport the agent is told to take (probes.attach, probes.events).
+struct AgentPaths {
+  const char* attach;
+  const char* events;
+  const char* name;
+};
+
+void PrintTo(const AgentPaths& paths, std::ostream* out) { *out << paths.name; }
+
+class AgentPathsTest : public ::testing::TestWithParam<AgentPaths> {};
+
+// Targets are found through the sched probe's exec and exit events: on every path.
+TEST_P(AgentPathsTest, PicksUpATargetStartedAfterIt) {
   NODEPULSE_REQUIRE_ROOT();
   const uint16_t port = testing::free_loopback_port();
   const std::string log = temp_path("agent_target.log");
   // A unique comm so nothing else on the machine matches.
-  ChildProcess agent = ChildProcess::spawn({NODEPULSE_BINARY, "agent", "--set",
-                                            "http.listen=127.0.0.1:" + std::to_string(port), "--set",
-                                            "targets=[{name: napper, comm: np-napper}]"},
-                                           log);
+  ChildProcess agent = ChildProcess::spawn(
+      {NODEPULSE_BINARY, "agent", "--set", "http.listen=127.0.0.1:" + std::to_string(port), "--set",
+       "targets=[{name: napper, comm: np-napper}]", "--set", std::string("probes.attach=") + GetParam().attach,
+       "--set", std::string("probes.events=") + GetParam().events},
+      log);
   ASSERT_TRUE(wait_for_metrics(port, agent, 20s).has_value()) << read_file(log);
+  if (std::string(GetParam().attach) != "auto") {
+    EXPECT_NE(read_file(log).find(std::string(GetParam().attach) + " (forced by probes.attach"), std::string::npos)
+        << read_file(log);
+  }
 
   // comm is the exec'd file's name, so the target is a copy of sleep under a name of its own.
   const std::string napper = temp_path("bin") + "/np-napper";
@@ -142,6 +159,12 @@ TEST(Agent, PicksUpATargetStartedAfterIt) {
   std::filesystem::remove_all(std::filesystem::path(napper).parent_path());
   std::filesystem::remove(log);
 }
+
+INSTANTIATE_TEST_SUITE_P(Paths, AgentPathsTest,
+                         ::testing::Values(AgentPaths{"auto", "auto", "Auto"},
+                                           AgentPaths{"raw_tp", "perfbuf", "RawTpPerfBuffer"},
+                                           AgentPaths{"tracepoint", "ringbuf", "Tracepoint"}),
+                         [](const ::testing::TestParamInfo<AgentPaths>& info) { return info.param.name; });
 
 // Polls /health until `accept` holds or `deadline` passes; returns the last reply.
 testing::HttpReply wait_for_health(uint16_t port, std::chrono::milliseconds deadline,
@@ -208,7 +231,48 @@ TEST(Agent, CheckPassesOnThisKernel) {
   EXPECT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) == 0) << text;
   EXPECT_NE(text.find("sched: load (verifier)"), std::string::npos) << text;
   EXPECT_NE(text.find("sched: tp_btf/sched_switch"), std::string::npos) << text;
+  // Which path each probe takes, and why: the best this kernel has.
+  EXPECT_NE(text.find("sched: attach"), std::string::npos) << text;
+  EXPECT_NE(text.find("tp_btf (the best this kernel supports"), std::string::npos) << text;
+  EXPECT_NE(text.find("ring buffer (the best this kernel supports)"), std::string::npos) << text;
   std::filesystem::remove(log);
+}
+
+// `check` with each fallback forced: the paths it reports, the hooks it checks on them, and the
+// trial loads on those paths all pass here.
+TEST(Agent, CheckReportsTheForcedFallbackPaths) {
+  NODEPULSE_REQUIRE_ROOT();
+  struct Forced {
+    const char* attach;
+    const char* events;
+    std::vector<std::string> expected;
+  };
+  const Forced cases[] = {
+      {"raw_tp", "perfbuf",
+       {"raw_tp (forced by probes.attach", "perf buffer (forced by probes.events)", "sched: raw_tp/sched_switch",
+        "mem: raw_tp/mm_vmscan_direct_reclaim_begin", "net: raw_tp/tcp_probe", "sched: perf buffer",
+        "sched: load (verifier)", "net: load (verifier)"}},
+      {"tracepoint", "ringbuf",
+       {"tracepoint (forced by probes.attach; queue timestamps from wakeup hooks: classic tracepoints",
+        "ring buffer (forced by probes.events)", "sched: tracepoint sched/sched_switch",
+        "mem: tracepoint vmscan/mm_vmscan_direct_reclaim_begin", "sched: degraded",
+        "raw_tp (probes.attach=tracepoint: this probe has no classic-tracepoint path", "net: raw_tp/tcp_probe",
+        "jvm: attach", "usdt (HotSpot's USDT probes"}},
+  };
+  for (const Forced& forced : cases) {
+    const std::string config = temp_path(std::string("check_") + forced.attach + ".yaml");
+    std::ofstream(config) << "probes:\n  attach: " << forced.attach << "\n  events: " << forced.events << "\n";
+    const std::string log = temp_path("check_forced.log");
+    ChildProcess check = ChildProcess::spawn({NODEPULSE_BINARY, "check", "--config", config}, log);
+    const auto status = check.wait_for_exit(30s);
+    ASSERT_TRUE(status.has_value());
+    const std::string text = read_file(log);
+    EXPECT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) == 0) << text;
+    for (const std::string& line : forced.expected) EXPECT_NE(text.find(line), std::string::npos) << line << "\n" << text;
+    EXPECT_EQ(text.find("FAIL"), std::string::npos) << text;
+    std::filesystem::remove(log);
+    std::filesystem::remove(config);
+  }
 }
 
 }  // namespace

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "cgroup.h"
+#include "kernel_support.h"
 #include "process.h"
 
 namespace nodepulse {
@@ -43,7 +44,23 @@ class Allocator : public testing::GatedChild {
   }
 };
 
-class MemProbeTest : public ::testing::Test {
+// How the programs attach and how events travel; every case runs on each.
+struct Variant {
+  AttachPath attach;
+  EventTransport events;
+  const char* name;
+  bool as_5_4 = false;  // auto paths on this kernel posing as 5.4: `attach` and `events` are what it must pick
+};
+
+void PrintTo(const Variant& variant, std::ostream* out) { *out << variant.name; }
+
+const Variant kVariants[] = {
+    {AttachPath::kTpBtf, EventTransport::kRingBuffer, "TpBtf"},
+    {AttachPath::kRawTp, EventTransport::kPerfBuffer, "AsLinux54", true},
+    {AttachPath::kTracepoint, EventTransport::kRingBuffer, "Tracepoint"},
+};
+
+class MemProbeTest : public ::testing::TestWithParam<Variant> {
  protected:
   void SetUp() override {
     NODEPULSE_REQUIRE_ROOT();
@@ -51,10 +68,17 @@ class MemProbeTest : public ::testing::Test {
   }
 
   void start_probe(MemProbe::OomHook hook = MemProbe::OomHook::kAuto) {
-    auto probe = MemProbe::start({.target_count = 1, .oom_hook = hook},
-                                 [this](const OomEvent& event) { events_.push_back(event); });
+    const MemProbe::Options options{.target_count = 1,
+                                    .oom_hook = hook,
+                                    .paths = GetParam().as_5_4 ? PathRequest{}
+                                                               : PathRequest{.attach = GetParam().attach,
+                                                                             .events = GetParam().events},
+                                    .kernel = GetParam().as_5_4 ? std::optional(testing::as_linux_5_4()) : std::nullopt};
+    auto probe = MemProbe::start(options, [this](const OomEvent& event) { events_.push_back(event); });
     ASSERT_TRUE(probe) << probe.error().message;
     probe_ = std::move(*probe);
+    ASSERT_EQ(probe_->attach_path(), GetParam().attach);
+    ASSERT_EQ(probe_->event_transport(), GetParam().events);
     auto baseline = probe_->read();
     ASSERT_TRUE(baseline) << baseline.error().message;
     baseline_ = *baseline;
@@ -93,14 +117,27 @@ class MemProbeTest : public ::testing::Test {
   std::vector<OomEvent> events_;
 };
 
-TEST_F(MemProbeTest, LoadsAndAttachesEveryProgram) {
+TEST_P(MemProbeTest, LoadsAndAttachesEveryProgram) {
   start_probe();
   std::set<std::string> names;
   for (const ProgramStats& stats : probe_->program_stats()) names.insert(stats.name);
   const bool btf_oom = probe_->oom_hook() == MemProbe::OomHook::kBtf;
-  EXPECT_EQ(names, (std::set<std::string>{btf_oom ? "mark_victim" : "mark_victim_legacy",
-                                          "mm_vmscan_direct_reclaim_begin", "mm_vmscan_direct_reclaim_end",
-                                          "mm_vmscan_memcg_reclaim_begin", "mm_vmscan_memcg_reclaim_end"}));
+  switch (GetParam().attach) {
+    case AttachPath::kTpBtf:
+      EXPECT_EQ(names, (std::set<std::string>{btf_oom ? "mark_victim" : "mark_victim_legacy",
+                                              "mm_vmscan_direct_reclaim_begin", "mm_vmscan_direct_reclaim_end",
+                                              "mm_vmscan_memcg_reclaim_begin", "mm_vmscan_memcg_reclaim_end"}));
+      break;
+    case AttachPath::kRawTp:
+      EXPECT_EQ(names, (std::set<std::string>{btf_oom ? "raw_mark_victim" : "mark_victim_legacy", "raw_direct_begin",
+                                              "raw_direct_end", "raw_memcg_begin", "raw_memcg_end"}));
+      break;
+    case AttachPath::kTracepoint:
+      EXPECT_FALSE(btf_oom) << "the classic record has the victim's pid only";
+      EXPECT_EQ(names, (std::set<std::string>{"mark_victim_legacy", "tp_direct_begin", "tp_direct_end",
+                                              "tp_memcg_begin", "tp_memcg_end"}));
+      break;
+  }
   EXPECT_NE(probe_->oom_hook(), MemProbe::OomHook::kAuto);
   EXPECT_TRUE(probe_->measures_memcg_reclaim());
   const MemReading reading = read_now();
@@ -108,7 +145,7 @@ TEST_F(MemProbeTest, LoadsAndAttachesEveryProgram) {
   EXPECT_EQ(reading.dropped_events, 0u);
 }
 
-TEST_F(MemProbeTest, CgroupAtItsLimitStallsTheTargetInReclaimThenOomKillsIt) {
+TEST_P(MemProbeTest, CgroupAtItsLimitStallsTheTargetInReclaimThenOomKillsIt) {
   start_probe();
   MemoryCgroup cgroup(64 * kMiB);
   Allocator allocator(cgroup, 256 * kMiB);
@@ -146,7 +183,7 @@ TEST_F(MemProbeTest, CgroupAtItsLimitStallsTheTargetInReclaimThenOomKillsIt) {
   }
 }
 
-TEST_F(MemProbeTest, CgroupWithRoomHasNoReclaimStallAndNoOomKill) {
+TEST_P(MemProbeTest, CgroupWithRoomHasNoReclaimStallAndNoOomKill) {
   start_probe();
   MemoryCgroup cgroup(1024 * kMiB);
   Allocator allocator(cgroup, 128 * kMiB);  // twice the limit that fails above
@@ -168,7 +205,7 @@ TEST_F(MemProbeTest, CgroupWithRoomHasNoReclaimStallAndNoOomKill) {
 
 // Kernels before the 2024 mark_victim change only have the classic tracepoint with the pid;
 // forced here so that path runs on a new kernel too.
-TEST_F(MemProbeTest, ClassicTracepointReportsTheVictimsPid) {
+TEST_P(MemProbeTest, ClassicTracepointReportsTheVictimsPid) {
   start_probe(MemProbe::OomHook::kTracepoint);
   ASSERT_EQ(probe_->oom_hook(), MemProbe::OomHook::kTracepoint);
   MemoryCgroup cgroup(64 * kMiB);
@@ -189,6 +226,9 @@ TEST_F(MemProbeTest, ClassicTracepointReportsTheVictimsPid) {
   EXPECT_TRUE(kills[0].pid_only);
   EXPECT_EQ(kills[0].target_index, 0);
 }
+
+INSTANTIATE_TEST_SUITE_P(Paths, MemProbeTest, ::testing::ValuesIn(kVariants),
+                         [](const ::testing::TestParamInfo<Variant>& info) { return info.param.name; });
 
 }  // namespace
 }  // namespace nodepulse

@@ -20,8 +20,10 @@
 #include <functional>
 #include <sstream>
 #include <thread>
+#include <tuple>
 
 #include "common/unique_fd.h"
+#include "kernel_support.h"
 #include "netns.h"
 #include "process.h"
 
@@ -209,8 +211,14 @@ class NetProbeTest : public ::testing::Test {
  protected:
   void SetUp() override { NODEPULSE_REQUIRE_ROOT(); }
 
-  static std::unique_ptr<NetProbe> start_probe(const NetNamespace& ns, std::vector<uint16_t> ports = {kClusterPort}) {
-    NetProbe::Options options{.netns_path = ns.path(), .ports = std::move(ports)};
+  // kRawTp runs the probe as a 5.4 kernel would (auto paths on this kernel posing as 5.4);
+  // kTpBtf as this one does.
+  static std::unique_ptr<NetProbe> start_probe(const NetNamespace& ns, std::vector<uint16_t> ports = {kClusterPort},
+                                               AttachPath attach = AttachPath::kTpBtf) {
+    const bool as_5_4 = attach == AttachPath::kRawTp;
+    NetProbe::Options options{.netns_path = ns.path(),
+                              .ports = std::move(ports),
+                              .kernel = as_5_4 ? std::optional(testing::as_linux_5_4()) : std::nullopt};
     auto probe = NetProbe::start(options);
     if (!probe) throw std::runtime_error("net probe did not start: " + probe.error().message);
     return std::move(*probe);
@@ -226,9 +234,13 @@ class NetProbeTest : public ::testing::Test {
 };
 
 // IPv4 and IPv6 alike.
-class NetProbeFamilyTest : public NetProbeTest, public ::testing::WithParamInterface<int> {
+// IPv4 and IPv6, on both attach paths.
+class NetProbeFamilyTest : public NetProbeTest,
+                           public ::testing::WithParamInterface<std::tuple<int, AttachPath>> {
  protected:
-  int family() const { return GetParam(); }
+  int family() const { return std::get<0>(GetParam()); }
+  AttachPath attach() const { return std::get<1>(GetParam()); }
+  std::unique_ptr<NetProbe> start_probe(const NetNamespace& ns) { return NetProbeTest::start_probe(ns, {kClusterPort}, attach()); }
   bool v6() const { return family() == AF_INET6; }
   std::string address_a() const { return v6() ? VethPair::kAddress6A : VethPair::kAddressA; }
   std::string address_b() const { return v6() ? VethPair::kAddress6B : VethPair::kAddressB; }
@@ -236,7 +248,10 @@ class NetProbeFamilyTest : public NetProbeTest, public ::testing::WithParamInter
   std::string iptables() const { return v6() ? "ip6tables" : "iptables"; }
 };
 
-std::string family_name(const ::testing::TestParamInfo<int>& info) { return info.param == AF_INET6 ? "IPv6" : "IPv4"; }
+std::string family_name(const ::testing::TestParamInfo<std::tuple<int, AttachPath>>& info) {
+  return std::string(std::get<0>(info.param) == AF_INET6 ? "IPv6" : "IPv4") +
+         (std::get<1>(info.param) == AttachPath::kRawTp ? "RawTp" : "");
+}
 
 TEST_F(NetProbeTest, LoadsEveryProgramThisKernelSupports) {
   NetNamespace ns("x");
@@ -249,9 +264,24 @@ TEST_F(NetProbeTest, LoadsEveryProgramThisKernelSupports) {
                                              "sock_rcvqueue_full", "tcp_probe", "tcp_receive_reset",
                                              "tcp_retransmit_skb_err", "tcp_send_reset"}));
   EXPECT_TRUE(probe->degraded().empty());
+  EXPECT_EQ(probe->attach_path(), AttachPath::kTpBtf);
   const NetReading reading = settle_and_read(*probe);
   EXPECT_TRUE(reading.peers.empty()) << "a new namespace has no traffic:\n" << describe(reading);
   EXPECT_EQ(reading.failed_updates, 0u);
+}
+
+TEST_F(NetProbeTest, LoadsTheRawTracepointTwinsAsOnLinux54) {
+  NetNamespace ns("x");
+  auto probe = start_probe(ns, {kClusterPort}, AttachPath::kRawTp);
+  std::vector<std::string> names;
+  for (const ProgramStats& stats : probe->program_stats()) names.push_back(stats.name);
+  std::sort(names.begin(), names.end());
+  EXPECT_EQ(names, (std::vector<std::string>{"raw_inet_sk_error_report", "raw_inet_sock_set_state", "raw_kfree_skb",
+                                             "raw_sock_rcvqueue_full", "raw_tcp_probe", "raw_tcp_receive_reset",
+                                             "raw_tcp_retransmit_skb_err", "raw_tcp_send_reset"}));
+  EXPECT_EQ(probe->attach_path(), AttachPath::kRawTp);
+  EXPECT_NE(probe->paths().attach_reason.find("auto: tp_btf: no BPF tracing programs"), std::string::npos)
+      << probe->paths().attach_reason;
 }
 
 TEST_F(NetProbeTest, RefusesAPathThatIsNotANetworkNamespace) {
@@ -470,7 +500,10 @@ TEST_F(NetProbeTest, PortsCanChangeWhileAttached) {
   EXPECT_EQ(counters_of(reading, VethPair::kAddressB).connects_refused, 1u) << describe(reading);
 }
 
-INSTANTIATE_TEST_SUITE_P(Families, NetProbeFamilyTest, ::testing::Values(AF_INET, AF_INET6), family_name);
+INSTANTIATE_TEST_SUITE_P(Families, NetProbeFamilyTest,
+                         ::testing::Combine(::testing::Values(AF_INET, AF_INET6),
+                                            ::testing::Values(AttachPath::kTpBtf, AttachPath::kRawTp)),
+                         family_name);
 
 }  // namespace
 }  // namespace nodepulse

@@ -9,6 +9,7 @@
 #include <thread>
 #include <vector>
 
+#include "kernel_support.h"
 #include "process.h"
 
 namespace nodepulse {
@@ -45,24 +46,54 @@ std::vector<ChildProcess> start_hogs(int cpu, int count, std::chrono::millisecon
 
 using QueueTimestamps = SchedProbe::QueueTimestamps;
 
-// Every case runs on both paths: the kernel's schedstat timestamps and our own wakeup hooks.
-class SchedProbeTest : public ::testing::TestWithParam<QueueTimestamps> {
+// One way of running the probe: where queue timestamps come from, how the programs attach,
+// how events travel.
+struct Variant {
+  QueueTimestamps queue;
+  AttachPath attach;
+  EventTransport events;
+  const char* name;
+  bool as_5_4 = false;  // auto paths on this kernel posing as 5.4: `attach` and `events` are what it must pick
+};
+
+// Every case runs on each path this kernel can take: both queue-timestamp sources on tp_btf and
+// raw_tp (over the perf buffer; the wakeup one is what auto picks on 5.4, posed here), and the
+// classic tracepoints, which have only the wakeup source.
+const Variant kVariants[] = {
+    {QueueTimestamps::kSchedstat, AttachPath::kTpBtf, EventTransport::kRingBuffer, "Schedstat"},
+    {QueueTimestamps::kWakeup, AttachPath::kTpBtf, EventTransport::kRingBuffer, "Wakeup"},
+    {QueueTimestamps::kSchedstat, AttachPath::kRawTp, EventTransport::kPerfBuffer, "SchedstatRawTpPerfBuffer"},
+    {QueueTimestamps::kWakeup, AttachPath::kRawTp, EventTransport::kPerfBuffer, "WakeupAsLinux54", true},
+    {QueueTimestamps::kWakeup, AttachPath::kTracepoint, EventTransport::kRingBuffer, "WakeupTracepoint"},
+};
+
+void PrintTo(const Variant& variant, std::ostream* out) { *out << variant.name; }
+
+SchedProbe::Options options_of(const Variant& variant, std::chrono::milliseconds stall_threshold) {
+  return {.stall_threshold_ns = static_cast<uint64_t>(stall_threshold.count()) * 1'000'000,
+          .target_count = 1,
+          .queue_timestamps = variant.queue,
+          .paths = variant.as_5_4 ? PathRequest{} : PathRequest{.attach = variant.attach, .events = variant.events},
+          .kernel = variant.as_5_4 ? std::optional(testing::as_linux_5_4()) : std::nullopt};
+}
+
+class SchedProbeTest : public ::testing::TestWithParam<Variant> {
  protected:
   void SetUp() override {
     NODEPULSE_REQUIRE_ROOT();
-    if (GetParam() == QueueTimestamps::kSchedstat) {
+    if (GetParam().queue == QueueTimestamps::kSchedstat) {
       ASSERT_TRUE(SchedProbe::kernel_has_schedstat_timestamps()) << "this kernel was measured to have them";
     }
   }
 
   void start_probe(std::chrono::milliseconds stall_threshold) {
-    SchedProbe::Options options{.stall_threshold_ns = static_cast<uint64_t>(stall_threshold.count()) * 1'000'000,
-                                .target_count = 1,
-                                .queue_timestamps = GetParam()};
-    auto probe = SchedProbe::start(options, [this](const SchedEvent& event) { events_.push_back(event); });
+    auto probe = SchedProbe::start(options_of(GetParam(), stall_threshold),
+                                   [this](const SchedEvent& event) { events_.push_back(event); });
     ASSERT_TRUE(probe) << probe.error().message;
     probe_ = std::move(*probe);
-    ASSERT_EQ(probe_->queue_timestamps(), GetParam());
+    ASSERT_EQ(probe_->queue_timestamps(), GetParam().queue);
+    ASSERT_EQ(probe_->attach_path(), GetParam().attach);
+    ASSERT_EQ(probe_->event_transport(), GetParam().events);
     auto baseline = probe_->read();
     ASSERT_TRUE(baseline) << baseline.error().message;
     baseline_ = *baseline;
@@ -97,12 +128,29 @@ TEST_P(SchedProbeTest, LoadsAndAttachesEveryProgram) {
   std::vector<std::string> names;
   for (const ProgramStats& stats : probe_->program_stats()) names.push_back(stats.name);
   std::sort(names.begin(), names.end());
-  if (GetParam() == QueueTimestamps::kSchedstat) {
-    EXPECT_EQ(names, (std::vector<std::string>{"sched_process_exec", "sched_process_exit", "sched_switch"}))
-        << "the wakeup hooks are not loaded when the kernel stamps queueing itself";
-  } else {
-    EXPECT_EQ(names, (std::vector<std::string>{"sched_process_exec", "sched_process_exit", "sched_switch",
-                                               "sched_wakeup", "sched_wakeup_new"}));
+  const bool schedstat = GetParam().queue == QueueTimestamps::kSchedstat;
+  switch (GetParam().attach) {
+    case AttachPath::kTpBtf:
+      if (schedstat) {
+        EXPECT_EQ(names, (std::vector<std::string>{"sched_process_exec", "sched_process_exit", "sched_switch"}))
+            << "the wakeup hooks are not loaded when the kernel stamps queueing itself";
+      } else {
+        EXPECT_EQ(names, (std::vector<std::string>{"sched_process_exec", "sched_process_exit", "sched_switch",
+                                                   "sched_wakeup", "sched_wakeup_new"}));
+      }
+      break;
+    case AttachPath::kRawTp:
+      if (schedstat) {
+        EXPECT_EQ(names, (std::vector<std::string>{"raw_sched_exec", "raw_sched_exit", "raw_sched_switch"}));
+      } else {
+        EXPECT_EQ(names, (std::vector<std::string>{"raw_sched_exec", "raw_sched_exit", "raw_sched_switch",
+                                                   "raw_sched_wakeup", "raw_sched_wakeup_new"}));
+      }
+      break;
+    case AttachPath::kTracepoint:
+      EXPECT_EQ(names, (std::vector<std::string>{"tp_sched_exec", "tp_sched_exit", "tp_sched_switch",
+                                                 "tp_sched_wakeup", "tp_sched_wakeup_new"}));
+      break;
   }
   const SchedReading reading = run_for(200ms);
   EXPECT_GT(reading.node.wait.count, baseline_.node.wait.count) << "a live node always has run-queue waits";
@@ -189,11 +237,94 @@ TEST_P(SchedProbeTest, ReportsExecAndTargetExit) {
             0);
 }
 
-INSTANTIATE_TEST_SUITE_P(QueueTimestamps, SchedProbeTest,
-                         ::testing::Values(QueueTimestamps::kSchedstat, QueueTimestamps::kWakeup),
-                         [](const ::testing::TestParamInfo<QueueTimestamps>& info) {
-                           return info.param == QueueTimestamps::kSchedstat ? "Schedstat" : "Wakeup";
-                         });
+INSTANTIATE_TEST_SUITE_P(Paths, SchedProbeTest, ::testing::ValuesIn(kVariants),
+                         [](const ::testing::TestParamInfo<Variant>& info) { return info.param.name; });
+
+// What check prints comes from plan(): the classic tracepoints cannot reach schedstat, so auto
+// takes the wakeup hooks there and says what that costs, and forcing schedstat is refused.
+TEST(SchedProbePlan, ClassicTracepointsTakeTheWakeupHooks) {
+  SchedProbe::Options options{.paths = {.attach = AttachPath::kTracepoint, .events = std::nullopt}};
+  auto plan = SchedProbe::plan(options);
+  ASSERT_TRUE(plan) << plan.error().message;
+  EXPECT_EQ(plan->attach, "tracepoint");
+  EXPECT_EQ(plan->attach_reason,
+            "forced by probes.attach; queue timestamps from wakeup hooks: classic tracepoints pass no task to read "
+            "schedstat from");
+  EXPECT_EQ(plan->events, "ring buffer");
+  ASSERT_EQ(plan->degraded.size(), 1u);
+
+  options.queue_timestamps = QueueTimestamps::kSchedstat;
+  auto refused = SchedProbe::plan(options);
+  ASSERT_FALSE(refused);
+  EXPECT_NE(refused.error().message.find("probes.attach=tracepoint"), std::string::npos) << refused.error().message;
+}
+
+TEST(SchedProbePlan, AutoOnLinux54TakesRawTracepointsAndThePerfBuffer) {
+  auto plan = SchedProbe::plan({.kernel = testing::as_linux_5_4()});
+  ASSERT_TRUE(plan) << plan.error().message;
+  EXPECT_EQ(plan->attach, "raw_tp");
+  EXPECT_EQ(plan->events, "perf buffer");
+  EXPECT_EQ(plan->events_reason, "auto: no BPF ring buffer (kernel >= 5.8)");
+  EXPECT_TRUE(plan->degraded.empty());
+}
+
+// Spawns `count` short-lived processes (each one exec), one after the other.
+void exec_many(int count) {
+  for (int i = 0; i < count; ++i) {
+    ChildProcess child = ChildProcess::spawn({"true"});
+    ASSERT_TRUE(child.wait_for_exit(5s).has_value());
+  }
+}
+
+size_t exec_events_of(const std::vector<SchedEvent>& events, const std::vector<pid_t>& pids) {
+  return static_cast<size_t>(std::count_if(events.begin(), events.end(), [&](const SchedEvent& e) {
+    return e.kind == SchedEvent::Kind::kExec && std::find(pids.begin(), pids.end(), e.tgid) != pids.end();
+  }));
+}
+
+// A one-page perf buffer left undrained overflows after a few dozen exec events: the losses must
+// show in dropped_events, and every exec must be either delivered or counted as dropped.
+TEST(SchedProbePerfBuffer, OverflowIsCountedAsDroppedEvents) {
+  NODEPULSE_REQUIRE_ROOT();
+  std::vector<SchedEvent> events;
+  auto options = options_of(kVariants[0], 10ms);
+  options.paths.events = EventTransport::kPerfBuffer;
+  options.perf_pages_per_cpu = 1;
+  auto probe = SchedProbe::start(options, [&](const SchedEvent& event) { events.push_back(event); });
+  ASSERT_TRUE(probe) << probe.error().message;
+  constexpr int kExecs = 300;  // 48-byte records in 4 KiB per CPU: ~70 fit on each
+  exec_many(kExecs);
+  (*probe)->consume_events();
+  auto reading = (*probe)->read();
+  ASSERT_TRUE(reading) << reading.error().message;
+  EXPECT_GT(reading->dropped_events, 0u) << "the overflow was silent";
+  size_t execs = 0;
+  for (const SchedEvent& event : events) execs += event.kind == SchedEvent::Kind::kExec;
+  EXPECT_GE(execs + reading->dropped_events, static_cast<size_t>(kExecs)) << "events vanished uncounted";
+}
+
+// The same load drained often enough loses nothing: the drops above are the overflow's.
+TEST(SchedProbePerfBuffer, DrainedBufferDropsNothing) {
+  NODEPULSE_REQUIRE_ROOT();
+  std::vector<SchedEvent> events;
+  auto options = options_of(kVariants[0], 10ms);
+  options.paths.events = EventTransport::kPerfBuffer;
+  options.perf_pages_per_cpu = 1;
+  auto probe = SchedProbe::start(options, [&](const SchedEvent& event) { events.push_back(event); });
+  ASSERT_TRUE(probe) << probe.error().message;
+  std::vector<pid_t> pids;
+  for (int i = 0; i < 30; ++i) {
+    ChildProcess child = ChildProcess::spawn({"true"});
+    pids.push_back(child.pid());
+    ASSERT_TRUE(child.wait_for_exit(5s).has_value());
+    (*probe)->consume_events();
+  }
+  (*probe)->consume_events();
+  auto reading = (*probe)->read();
+  ASSERT_TRUE(reading) << reading.error().message;
+  EXPECT_EQ(reading->dropped_events, 0u);
+  EXPECT_EQ(exec_events_of(events, pids), pids.size()) << "every exec of ours arrived";
+}
 
 }  // namespace
 }  // namespace nodepulse

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "cli/commands.h"
+#include "collect/probe_paths_config.h"
 #include "collect/targets.h"
 #include "probes/jvm_probe.h"
 #include "probes/kernel_features.h"
@@ -93,28 +94,50 @@ std::vector<FeatureCheck> check_trino(const Config& config) {
   return checks;
 }
 
-// Every probe the agent loads: what it needs, and a trial load that runs the verifier.
+// Every probe the agent loads: the paths it takes and why, what it needs, and a trial load that
+// runs the verifier.
 struct ProbeCheck {
   std::string title;
+  Result<ProbePlan> plan;
   ProbeRequirements requirements;
   std::function<Result<void>()> verify_load;
 };
 
 std::vector<ProbeCheck> probe_checks(const Config& config) {
-  return {
-      {"probe sched (run-queue latency):", SchedProbe::requirements(),
-       [&config] { return SchedProbe::verify_load(sched_probe_options(config)); }},
-      {"probe jvm (HotSpot GC and safepoint pauses, USDT):", JvmProbe::requirements(),
-       [&config] { return JvmProbe::verify_load({.target_count = config.targets.size()}); }},
-      {"probe mem (reclaim stalls, OOM kills):", MemProbe::requirements(),
-       [&config] { return MemProbe::verify_load({.target_count = config.targets.size()}); }},
-      {"probe net (TCP health of cluster connections):", NetProbe::requirements(),
-       [&config] { return NetProbe::verify_load(NetCollector::options_from(config).probe); }},
-  };
+  const SchedProbe::Options sched = sched_probe_options(config);
+  const MemProbe::Options mem{.target_count = config.targets.size(),
+                              .oom_hook = MemProbe::OomHook::kAuto,
+                              .paths = probe_path_request(config)};
+  std::vector<ProbeCheck> checks;
+  checks.push_back({"probe sched (run-queue latency):", SchedProbe::plan(sched), SchedProbe::requirements(sched),
+                    [sched] { return SchedProbe::verify_load(sched); }});
+  checks.push_back({"probe jvm (HotSpot GC and safepoint pauses, USDT):", JvmProbe::plan(probe_path_request(config)),
+                    JvmProbe::requirements(),
+                    [&config] { return JvmProbe::verify_load({.target_count = config.targets.size()}); }});
+  checks.push_back({"probe mem (reclaim stalls, OOM kills):", MemProbe::plan(mem), MemProbe::requirements(mem),
+                    [mem] { return MemProbe::verify_load(mem); }});
+  const NetProbe::Options net = NetCollector::options_from(config).probe;
+  checks.push_back({"probe net (TCP health of cluster connections):", NetProbe::plan(net), NetProbe::requirements(net),
+                    [net] { return NetProbe::verify_load(net); }});
+  return checks;
+}
+
+// "sched: attach  ok  raw_tp (forced by probes.attach)": the path each probe takes, and why.
+std::vector<FeatureCheck> check_paths(const std::string& probe, const Result<ProbePlan>& plan) {
+  using Status = FeatureCheck::Status;
+  if (!plan) return {{probe + ": paths", Status::kFail, plan.error().message}};
+  std::vector<FeatureCheck> checks = {
+      {probe + ": attach", Status::kOk, plan->attach + " (" + plan->attach_reason + ")"},
+      {probe + ": events", Status::kOk,
+       plan->events + (plan->events_reason.empty() ? "" : " (" + plan->events_reason + ")")}};
+  for (const std::string& cost : plan->degraded) checks.push_back({probe + ": degraded", Status::kWarn, cost});
+  return checks;
 }
 
 std::vector<FeatureCheck> check_probe(const ProbeCheck& probe) {
-  std::vector<FeatureCheck> checks = check_probe_requirements(probe.requirements);
+  std::vector<FeatureCheck> checks = check_paths(probe.requirements.probe, probe.plan);
+  if (!probe.plan) return checks;
+  for (FeatureCheck& check : check_probe_requirements(probe.requirements)) checks.push_back(std::move(check));
   const bool requirements_met = std::none_of(checks.begin(), checks.end(), [](const FeatureCheck& c) {
     return c.status == FeatureCheck::Status::kFail;
   });

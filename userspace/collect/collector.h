@@ -23,6 +23,10 @@ class Collector {
   // Adds this probe's part of `sample`; leaves it unset (unknown) when a read fails.
   virtual void collect(Sample& sample) = 0;
 
+  // Cumulative run time and run count of each of the probe's BPF programs (zero unless BPF
+  // run-time statistics are on); empty while the probe is down.
+  virtual std::vector<ProgramStats> program_stats() const { return {}; }
+
   // The live target set changed (see TargetTracker).
   virtual void target_started(const TargetProcess&) {}
   virtual void target_exited(const TargetProcess&) {}

@@ -7,6 +7,8 @@
 #include <fstream>
 #include <utility>
 
+#include "collect/probe_paths_config.h"
+
 namespace nodepulse {
 namespace {
 
@@ -83,7 +85,9 @@ Result<void> MemCollector::start(EventLoop& loop) {
   node_memory_file_ = node_pressure_file(roots_.proc, PsiResource::kMemory);
   arm_trigger(node_memory_file_);
 
-  const MemProbe::Options options{.target_count = config_.targets.size(), .oom_hook = MemProbe::OomHook::kAuto};
+  const MemProbe::Options options{.target_count = config_.targets.size(),
+                                  .oom_hook = MemProbe::OomHook::kAuto,
+                                  .paths = probe_path_request(config_)};
   auto probe = MemProbe::start(options, [this](const OomEvent& event) { on_oom_event(event); });
   if (!probe) return probe.error();
   probe_ = std::move(*probe);
@@ -95,7 +99,8 @@ Result<void> MemCollector::start(EventLoop& loop) {
     spdlog::warn(
         "mem probe: this kernel has no memcg reclaim tracepoints (CONFIG_MEMCG=n?); memcg stalls are not measured");
   }
-  spdlog::info("mem probe: attached (OOM kills through {})", oom_hook_name(probe_->oom_hook()));
+  spdlog::info("mem probe: attached ({} ({}), events by {} ({}))", probe_->paths().attach,
+               probe_->paths().attach_reason, probe_->paths().events, probe_->paths().events_reason);
   return ok();
 }
 

@@ -65,6 +65,9 @@ class MemCollector final : public Collector {
   // collection's reading instead.
   Result<void> start(EventLoop& loop) override;
   void collect(Sample& sample) override;
+  std::vector<ProgramStats> program_stats() const override {
+    return probe_ ? probe_->program_stats() : std::vector<ProgramStats>{};
+  }
   void target_started(const TargetProcess& process) override;
   void target_exited(const TargetProcess& process) override;
 

@@ -4,6 +4,8 @@
 
 #include <algorithm>
 
+#include "collect/probe_paths_config.h"
+
 namespace nodepulse {
 
 std::vector<uint16_t> default_cluster_ports() { return {8080, 2181}; }
@@ -14,6 +16,7 @@ NetCollector::Options NetCollector::options_from(const Config& config) {
   options.probe.ports = config.network.ports.empty() ? default_cluster_ports() : config.network.ports;
   // Room for every labelled peer and many folded ones, so the LRU rarely evicts a live peer.
   options.probe.peer_table_entries = std::max<uint32_t>(4096, 4 * config.network.max_peers);
+  options.probe.paths = probe_path_request(config);
   options.peers.max_peers = config.network.max_peers;
   return options;
 }
@@ -27,9 +30,9 @@ Result<void> NetCollector::start(EventLoop&) {
   for (const std::string& missing : probe_->degraded()) spdlog::warn("net probe: {}", missing);
   std::string ports;
   for (uint16_t port : options_.probe.ports) ports += (ports.empty() ? "" : ",") + std::to_string(port);
-  spdlog::info("net probe: attached (network namespace {} inode {}, cluster ports {}, at most {} peer labels)",
+  spdlog::info("net probe: attached (network namespace {} inode {}, cluster ports {}, at most {} peer labels, {} ({}))",
                options_.probe.netns_path.empty() ? "of the agent" : options_.probe.netns_path, probe_->netns_inode(),
-               ports, options_.peers.max_peers);
+               ports, options_.peers.max_peers, probe_->paths().attach, probe_->paths().attach_reason);
   return ok();
 }
 

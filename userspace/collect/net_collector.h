@@ -31,6 +31,9 @@ class NetCollector final : public Collector {
   const char* probe() const override { return "net"; }
   Result<void> start(EventLoop& loop) override;
   void collect(Sample& sample) override;
+  std::vector<ProgramStats> program_stats() const override {
+    return probe_ ? probe_->program_stats() : std::vector<ProgramStats>{};
+  }
 
  private:
   Options options_;

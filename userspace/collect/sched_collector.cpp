@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include "collect/probe_paths_config.h"
+
 namespace nodepulse {
 
 SchedCollector::SchedCollector(const Config& config, std::function<void(const SchedEvent&)> on_event)
@@ -14,7 +16,8 @@ SchedProbe::Options sched_probe_options(const Config& config) {
           .target_count = config.targets.size(),
           .queue_timestamps = source == "schedstat" ? QueueTimestamps::kSchedstat
                               : source == "wakeup"  ? QueueTimestamps::kWakeup
-                                                    : QueueTimestamps::kAuto};
+                                                    : QueueTimestamps::kAuto,
+          .paths = probe_path_request(config)};
 }
 
 Result<void> SchedCollector::start(EventLoop& loop) {
@@ -25,9 +28,12 @@ Result<void> SchedCollector::start(EventLoop& loop) {
     probe_.reset();
     return watched.error();
   }
-  spdlog::info("sched probe: attached (stall threshold {} ms, queue timestamps from {})",
+  spdlog::info("sched probe: attached (stall threshold {} ms, queue timestamps from {}, {} ({}), events by {} ({}))",
                config_.sched.stall_threshold_ms,
-               probe_->queue_timestamps() == SchedProbe::QueueTimestamps::kSchedstat ? "schedstat" : "wakeup hooks");
+               probe_->queue_timestamps() == SchedProbe::QueueTimestamps::kSchedstat ? "schedstat" : "wakeup hooks",
+               probe_->paths().attach, probe_->paths().attach_reason, probe_->paths().events,
+               probe_->paths().events_reason);
+  for (const std::string& cost : probe_->paths().degraded) spdlog::warn("sched probe: {}", cost);
   return ok();
 }
 

@@ -21,6 +21,9 @@ class SchedCollector final : public Collector {
   const char* probe() const override { return "sched"; }
   Result<void> start(EventLoop& loop) override;
   void collect(Sample& sample) override;
+  std::vector<ProgramStats> program_stats() const override {
+    return probe_ ? probe_->program_stats() : std::vector<ProgramStats>{};
+  }
   void target_started(const TargetProcess& process) override;
   void target_exited(const TargetProcess& process) override;
 

@@ -13,10 +13,12 @@
 #include <span>
 #include <string>
 #include <utility>
+#include <variant>
 #include <vector>
 
 #include "common/result.h"
 #include "common/unique_fd.h"
+#include "probes/probe_paths.h"
 #include "probes/readings.h"
 
 namespace nodepulse {
@@ -52,6 +54,77 @@ class RingBuffer {
   ring_buffer* ring_ = nullptr;
 };
 
+// Owns a libbpf perf buffer: one buffer per CPU, for kernels without a ring buffer. The
+// handler is RingBuffer's; the kernel pads each record to 8 bytes, so records are trimmed back
+// to record_size. Records the kernel could not write (a CPU's buffer was full) are counted in
+// lost(), never silently dropped.
+class PerfBuffer {
+ public:
+  using Handler = RingBuffer::Handler;
+
+  static Result<PerfBuffer> open(const bpf_map* map, size_t pages_per_cpu, size_t record_size, Handler handler,
+                                 void* context);
+
+  int epoll_fd() const { return perf_buffer__epoll_fd(state_->buffer); }
+  // Handles every record available now on every CPU, without blocking. Returns records handled
+  // or -errno.
+  int consume();
+  uint64_t lost() const { return state_->lost; }
+
+ private:
+  // On the heap, so libbpf's context pointer survives moves of the PerfBuffer.
+  struct State {
+    perf_buffer* buffer = nullptr;
+    Handler handler = nullptr;
+    void* context = nullptr;
+    size_t record_size = 0;
+    uint64_t lost = 0;
+    int handled = 0;
+    State() = default;
+    State(const State&) = delete;
+    State& operator=(const State&) = delete;
+    ~State() {
+      if (buffer) perf_buffer__free(buffer);
+    }
+  };
+  explicit PerfBuffer(std::unique_ptr<State> state) : state_(std::move(state)) {}
+  static void on_sample(void* context, int cpu, void* data, __u32 size) noexcept;
+  static void on_lost(void* context, int cpu, __u64 count) noexcept;
+  std::unique_ptr<State> state_;
+};
+
+// A probe's events, from whichever transport was chosen at load: collectors and the event loop
+// see one fd and one consume().
+class EventStream {
+ public:
+  struct Maps {
+    const bpf_map* ring;  // BPF_MAP_TYPE_RINGBUF
+    const bpf_map* perf;  // BPF_MAP_TYPE_PERF_EVENT_ARRAY
+  };
+  struct Sizes {
+    size_t record_size;    // the one record type this probe sends
+    size_t pages_per_cpu;  // perf buffer only; a power of 2
+  };
+
+  // Before load: shrinks the map of the transport not taken (the unused ring buffer becomes a
+  // 1-entry array, which every kernel can create). The BPF side's events_use_perf_buffer must
+  // be set to match.
+  static Result<void> prepare(bpf_map* ring, bpf_map* perf, EventTransport transport);
+
+  static Result<EventStream> open(EventTransport transport, Maps maps, Sizes sizes, RingBuffer::Handler handler,
+                                  void* context);
+
+  int epoll_fd() const;
+  int consume();
+  // Records the kernel reported lost to userspace (perf buffer only; the ring buffer's losses
+  // are counted by the programs themselves).
+  uint64_t lost() const;
+
+ private:
+  explicit EventStream(std::variant<RingBuffer, PerfBuffer> stream) : stream_(std::move(stream)) {}
+  std::variant<RingBuffer, PerfBuffer> stream_;
+};
+
 // Decodes each ring-buffer record and hands it to a handler. on_record() is the noexcept
 // trampoline libbpf calls: a malformed record or a throwing handler is logged, never unwound
 // through libbpf's C frames.
@@ -69,7 +142,7 @@ class EventDispatcher {
     try {
       const std::optional<Event> event = self->decode_({static_cast<const std::byte*>(data), size});
       if (!event) {
-        spdlog::warn("{} probe: ignoring a malformed ring-buffer record of {} bytes", self->probe_, size);
+        spdlog::warn("{} probe: ignoring a malformed event record of {} bytes", self->probe_, size);
         return 0;
       }
       self->handler_(*event);

@@ -87,7 +87,21 @@ struct JvmProbe::Impl {
 };
 
 ProbeRequirements JvmProbe::requirements() {
-  return {.probe = "jvm", .btf_tracepoints = {}, .tracepoints = {}, .ring_buffer = false, .task_storage = false};
+  return {.probe = "jvm",
+          .btf_tracepoints = {},
+          .tracepoints = {},
+          .ring_buffer = false,
+          .task_storage = false,
+          .raw_tracepoints = {},
+          .perf_buffer = false};
+}
+
+ProbePlan JvmProbe::plan(const PathRequest&) {
+  return {.attach = "usdt",
+          .attach_reason = "HotSpot's USDT probes through uprobes; probes.attach does not apply",
+          .events = "none",
+          .events_reason = "histograms and pauses in progress in maps only",
+          .degraded = {}};
 }
 
 Result<void> JvmProbe::verify_load(const Options& options) {

@@ -13,6 +13,7 @@
 #include "common/result.h"
 #include "probes/jvm_readings.h"
 #include "probes/kernel_features.h"
+#include "probes/probe_paths.h"
 #include "probes/readings.h"
 
 namespace nodepulse {
@@ -26,6 +27,9 @@ class JvmProbe {
   // What this probe needs from the kernel (for `check`); uprobe support is checked by
   // verify_load, as ProbeRequirements has no field for it.
   static ProbeRequirements requirements();
+
+  // The paths this probe takes (for `check`): USDT (uprobes), no events (histograms in maps).
+  static ProbePlan plan(const PathRequest& request);
 
   // Checks for uprobe support, then opens and loads (runs the verifier) and unloads.
   static Result<void> verify_load(const Options& options);

@@ -60,7 +60,7 @@ FeatureCheck check_bpf_stats() {
   auto stats = enable_bpf_stats();
   if (stats) return {"BPF run-time stats", FeatureCheck::Status::kOk, "available (BPF_ENABLE_STATS)"};
   return {"BPF run-time stats", FeatureCheck::Status::kWarn,
-          stats.error().message + "; per-program cost metrics will read 0"};
+          stats.error().message + "; metrics.bpf_stats cannot export nodepulse_bpf_run_* metrics"};
 }
 
 FeatureCheck check_tracefs() {
@@ -121,10 +121,13 @@ std::vector<FeatureCheck> check_environment() {
 
 std::vector<FeatureCheck> check_probe_requirements(const ProbeRequirements& probe) {
   std::vector<FeatureCheck> checks;
-  if (!probe.btf_tracepoints.empty()) {
-    BtfPtr vmlinux = load_vmlinux_btf();
-    for (const std::string& name : probe.btf_tracepoints) {
-      const std::string what = probe.probe + ": tp_btf/" + name;
+  BtfPtr vmlinux(nullptr, &btf__free);
+  if (!probe.btf_tracepoints.empty() || !probe.raw_tracepoints.empty()) vmlinux = load_vmlinux_btf();
+  // A raw tracepoint exists exactly when its btf_trace_ typedef does, and every path needs BTF.
+  for (const auto& [prefix, names] : {std::pair{"tp_btf/", &probe.btf_tracepoints},
+                                      std::pair{"raw_tp/", &probe.raw_tracepoints}}) {
+    for (const std::string& name : *names) {
+      const std::string what = probe.probe + ": " + prefix + name;
       if (!vmlinux) {
         checks.push_back({what, FeatureCheck::Status::kFail, "no kernel BTF"});
       } else if (btf__find_by_name_kind(vmlinux.get(), ("btf_trace_" + name).c_str(), BTF_KIND_TYPEDEF) < 0) {
@@ -143,6 +146,9 @@ std::vector<FeatureCheck> check_probe_requirements(const ProbeRequirements& prob
     }
   }
   if (probe.ring_buffer) checks.push_back(check_map_type(probe.probe, BPF_MAP_TYPE_RINGBUF, "ring buffer"));
+  if (probe.perf_buffer) {
+    checks.push_back(check_map_type(probe.probe, BPF_MAP_TYPE_PERF_EVENT_ARRAY, "perf buffer"));
+  }
   if (probe.task_storage) checks.push_back(check_map_type(probe.probe, BPF_MAP_TYPE_TASK_STORAGE, "task storage"));
   return checks;
 }

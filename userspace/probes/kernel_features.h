@@ -23,6 +23,8 @@ struct ProbeRequirements {
   std::vector<std::string> tracepoints;      // classic "category/name", e.g. "tcp/tcp_retransmit_skb"
   bool ring_buffer = false;
   bool task_storage = false;
+  std::vector<std::string> raw_tracepoints;  // raw_tp names, e.g. "sched_switch"
+  bool perf_buffer = false;
 };
 
 // Node-wide facts: BTF, privileges, BPF statistics, tracefs, memlock.

@@ -3,6 +3,7 @@
 #include <bpf/btf.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <optional>
 #include <string_view>
 
@@ -16,12 +17,15 @@ using MemSkeleton = SkeletonPtr<mem_bpf, mem_bpf__destroy>;
 
 struct MemProbe::Impl {
   MemSkeleton skeleton;
-  // Declared before the ring buffer that points to it, so it outlives the ring buffer.
+  // Declared before the event stream that points to it, so it outlives the stream.
   EventDispatcher<OomEvent> dispatcher{"mem", decode_mem_event};
-  std::optional<RingBuffer> events;
+  std::optional<EventStream> events;
   size_t target_count = 0;
   OomHook oom_hook = OomHook::kBtf;
   bool memcg_reclaim = true;
+  AttachPath attach = AttachPath::kTpBtf;
+  EventTransport transport = EventTransport::kRingBuffer;
+  ProbePlan plan;
 };
 
 namespace {
@@ -68,37 +72,109 @@ KernelHooks probe_kernel_hooks() {
   return hooks;
 }
 
-struct Loaded {
-  MemSkeleton skeleton;
+// 16 KiB per CPU: OOM kills are rare.
+constexpr size_t kPerfPagesPerCpu = 4;
+
+struct Choice {
+  PathChoice<AttachPath> attach;
+  PathChoice<EventTransport> events;
   MemProbe::OomHook oom_hook;
   bool memcg_reclaim;
 };
 
-Result<Loaded> open_and_load(const MemProbe::Options& options) {
+Result<Choice> choose(const MemProbe::Options& options) {
   if (options.target_count > NP_MEM_MAX_TARGETS) {
     return Error{"the mem probe supports at most " + std::to_string(NP_MEM_MAX_TARGETS) + " targets"};
   }
   const KernelHooks hooks = probe_kernel_hooks();
   if (!hooks.has_btf) return Error{"the mem probe needs kernel BTF (/sys/kernel/btf/vmlinux)"};
+  const KernelSupport& kernel = options.kernel ? *options.kernel : KernelSupport::detect();
+  auto attach = choose_attach_path(options.paths.attach, kernel);
+  if (!attach) return attach.error();
+  auto events = choose_event_transport(options.paths.events, kernel);
+  if (!events) return events.error();
+  // The classic tracepoint's record has the victim's pid only, whatever the kernel.
+  const bool task_hook = hooks.mark_victim_passes_task && attach->path != AttachPath::kTracepoint;
   MemProbe::OomHook oom_hook = options.oom_hook;
   if (oom_hook == MemProbe::OomHook::kAuto) {
-    oom_hook = hooks.mark_victim_passes_task ? MemProbe::OomHook::kBtf : MemProbe::OomHook::kTracepoint;
-  } else if (oom_hook == MemProbe::OomHook::kBtf && !hooks.mark_victim_passes_task) {
-    return Error{"this kernel's oom:mark_victim passes no task_struct; tp_btf/mark_victim cannot load"};
+    oom_hook = task_hook ? MemProbe::OomHook::kBtf : MemProbe::OomHook::kTracepoint;
+  } else if (oom_hook == MemProbe::OomHook::kBtf && !task_hook) {
+    return Error{hooks.mark_victim_passes_task
+                     ? "probes.attach=tracepoint: the classic oom:mark_victim record has the victim's pid only"
+                     : "this kernel's oom:mark_victim passes no task_struct; tp_btf/mark_victim cannot load"};
   }
+  return Choice{*attach, *events, oom_hook, hooks.memcg_reclaim};
+}
 
+ProbePlan plan_of(const Choice& choice) {
+  const bool task_hook = choice.oom_hook == MemProbe::OomHook::kBtf;
+  ProbePlan plan{.attach = attach_path_name(choice.attach.path),
+                 .attach_reason = choice.attach.reason + "; OOM kills through " +
+                                  (task_hook ? std::string(attach_path_name(choice.attach.path)) + "/mark_victim"
+                                             : std::string("tracepoint/oom/mark_victim")),
+                 .events = event_transport_name(choice.events.path),
+                 .events_reason = choice.events.reason,
+                 .degraded = {}};
+  if (!task_hook) {
+    plan.degraded.push_back("OOM kills name the victim's pid only: no comm, no cgroup ids");
+  }
+  if (!choice.memcg_reclaim) plan.degraded.push_back("no memcg reclaim tracepoints: memcg stalls are not measured");
+  return plan;
+}
+
+void choose_programs(mem_bpf* skel, const Choice& choice) {
+  const auto load = [](bpf_program* program, bool on) { bpf_program__set_autoload(program, on); };
+  const bool btf = choice.attach.path == AttachPath::kTpBtf;
+  const bool raw = choice.attach.path == AttachPath::kRawTp;
+  const bool classic = choice.attach.path == AttachPath::kTracepoint;
+  const bool task_hook = choice.oom_hook == MemProbe::OomHook::kBtf;
+  const bool memcg = choice.memcg_reclaim;
+  load(skel->progs.mm_vmscan_direct_reclaim_begin, btf);
+  load(skel->progs.mm_vmscan_direct_reclaim_end, btf);
+  load(skel->progs.mm_vmscan_memcg_reclaim_begin, btf && memcg);
+  load(skel->progs.mm_vmscan_memcg_reclaim_end, btf && memcg);
+  load(skel->progs.raw_direct_begin, raw);
+  load(skel->progs.raw_direct_end, raw);
+  load(skel->progs.raw_memcg_begin, raw && memcg);
+  load(skel->progs.raw_memcg_end, raw && memcg);
+  load(skel->progs.tp_direct_begin, classic);
+  load(skel->progs.tp_direct_end, classic);
+  load(skel->progs.tp_memcg_begin, classic && memcg);
+  load(skel->progs.tp_memcg_end, classic && memcg);
+  load(skel->progs.mark_victim, btf && task_hook);
+  load(skel->progs.raw_mark_victim, raw && task_hook);
+  load(skel->progs.mark_victim_legacy, !task_hook);
+}
+
+Result<MemSkeleton> open_and_load(const MemProbe::Options& options, const Choice& choice) {
   MemSkeleton skeleton(mem_bpf__open());
   if (!skeleton) return errno_error("opening the mem BPF object", errno);
   if (skeleton->rodata->abi_version != NP_MEM_ABI_VERSION) {
     return Error{"mem BPF object has ABI version " + std::to_string(skeleton->rodata->abi_version) +
                  ", this agent expects " + std::to_string(NP_MEM_ABI_VERSION) + " (stale build?)"};
   }
-  bpf_program__set_autoload(skeleton->progs.mark_victim, oom_hook == MemProbe::OomHook::kBtf);
-  bpf_program__set_autoload(skeleton->progs.mark_victim_legacy, oom_hook == MemProbe::OomHook::kTracepoint);
-  bpf_program__set_autoload(skeleton->progs.mm_vmscan_memcg_reclaim_begin, hooks.memcg_reclaim);
-  bpf_program__set_autoload(skeleton->progs.mm_vmscan_memcg_reclaim_end, hooks.memcg_reclaim);
-  if (int err = mem_bpf__load(skeleton.get())) return errno_error("loading the mem BPF programs", err);
-  return Loaded{std::move(skeleton), oom_hook, hooks.memcg_reclaim};
+  mem_bpf* skel = skeleton.get();
+  skel->rodata->events_use_perf_buffer = choice.events.path == EventTransport::kPerfBuffer ? 1 : 0;
+  const KernelSupport& kernel = options.kernel ? *options.kernel : KernelSupport::detect();
+  skel->rodata->has_probe_read_kernel = kernel.probe_read_kernel ? 1 : 0;
+  choose_programs(skel, choice);
+  // Task storage on the tp_btf path (kernels without it never get there), a pid-keyed hash
+  // elsewhere; the one not used is not created, or shrunk to one entry.
+  const bool btf = choice.attach.path == AttachPath::kTpBtf;
+  if (int err = bpf_map__set_autocreate(skel->maps.reclaim_since, btf)) {
+    return errno_error("configuring the mem task storage", err);
+  }
+  if (btf) {
+    if (int err = bpf_map__set_max_entries(skel->maps.reclaim_since_pid, 1)) {
+      return errno_error("shrinking the unused mem pid map", err);
+    }
+  }
+  if (auto prepared = EventStream::prepare(skel->maps.mem_events, skel->maps.mem_events_perf, choice.events.path);
+      !prepared) {
+    return prepared.error();
+  }
+  if (int err = mem_bpf__load(skel)) return errno_error("loading the mem BPF programs", err);
+  return skeleton;
 }
 
 }  // namespace
@@ -112,49 +188,75 @@ const char* oom_hook_name(MemProbe::OomHook hook) {
   return "?";
 }
 
-ProbeRequirements MemProbe::requirements() {
-  const KernelHooks hooks = probe_kernel_hooks();
-  ProbeRequirements requirements{.probe = "mem",
-                                 .btf_tracepoints = {"mm_vmscan_direct_reclaim_begin", "mm_vmscan_direct_reclaim_end"},
-                                 .tracepoints = {},
-                                 .ring_buffer = true,
-                                 .task_storage = true};
+Result<ProbePlan> MemProbe::plan(const Options& options) {
+  auto choice = choose(options);
+  if (!choice) return choice.error();
+  return plan_of(*choice);
+}
+
+ProbeRequirements MemProbe::requirements(const Options& options) {
+  ProbeRequirements requirements;
+  requirements.probe = "mem";
+  auto choice = choose(options);
+  if (!choice) return requirements;  // `check` reports the plan's error
+  std::vector<std::string> hooks = {"mm_vmscan_direct_reclaim_begin", "mm_vmscan_direct_reclaim_end"};
   // Without CONFIG_MEMCG the probe loads without them (see measures_memcg_reclaim()).
-  if (!hooks.has_btf || hooks.memcg_reclaim) {
-    requirements.btf_tracepoints.push_back("mm_vmscan_memcg_reclaim_begin");
-    requirements.btf_tracepoints.push_back("mm_vmscan_memcg_reclaim_end");
+  if (choice->memcg_reclaim) {
+    hooks.push_back("mm_vmscan_memcg_reclaim_begin");
+    hooks.push_back("mm_vmscan_memcg_reclaim_end");
   }
-  // Where the BTF tracepoint has the old signature, the classic one (found through tracefs)
-  // is what loads.
-  if (hooks.has_btf && !hooks.mark_victim_passes_task) {
-    requirements.tracepoints.push_back("oom/mark_victim");
-  } else {
-    requirements.btf_tracepoints.push_back("mark_victim");
+  const bool task_hook = choice->oom_hook == OomHook::kBtf;
+  switch (choice->attach.path) {
+    case AttachPath::kTpBtf:
+      requirements.btf_tracepoints = hooks;
+      if (task_hook) requirements.btf_tracepoints.push_back("mark_victim");
+      requirements.task_storage = true;
+      break;
+    case AttachPath::kRawTp:
+      requirements.raw_tracepoints = hooks;
+      if (task_hook) requirements.raw_tracepoints.push_back("mark_victim");
+      break;
+    case AttachPath::kTracepoint:
+      for (const std::string& hook : hooks) requirements.tracepoints.push_back("vmscan/" + hook);
+      break;
   }
+  if (!task_hook) requirements.tracepoints.push_back("oom/mark_victim");
+  requirements.ring_buffer = choice->events.path == EventTransport::kRingBuffer;
+  requirements.perf_buffer = choice->events.path == EventTransport::kPerfBuffer;
   return requirements;
 }
 
 Result<void> MemProbe::verify_load(const Options& options) {
-  auto loaded = open_and_load(options);
-  if (!loaded) return loaded.error();
+  auto choice = choose(options);
+  if (!choice) return choice.error();
+  auto skeleton = open_and_load(options, *choice);
+  if (!skeleton) return skeleton.error();
   return ok();
 }
 
 Result<std::unique_ptr<MemProbe>> MemProbe::start(const Options& options, EventHandler handler) {
-  auto loaded = open_and_load(options);
-  if (!loaded) return loaded.error();
+  auto choice = choose(options);
+  if (!choice) return choice.error();
+  auto skeleton = open_and_load(options, *choice);
+  if (!skeleton) return skeleton.error();
   auto impl = std::make_unique<Impl>();
   impl->dispatcher.set_handler(std::move(handler));
   impl->target_count = options.target_count;
-  impl->oom_hook = loaded->oom_hook;
-  impl->memcg_reclaim = loaded->memcg_reclaim;
-  impl->skeleton = std::move(loaded->skeleton);
+  impl->oom_hook = choice->oom_hook;
+  impl->memcg_reclaim = choice->memcg_reclaim;
+  impl->attach = choice->attach.path;
+  impl->transport = choice->events.path;
+  impl->plan = plan_of(*choice);
+  impl->skeleton = std::move(*skeleton);
   mem_bpf* skel = impl->skeleton.get();
+  // The stream first: until a perf buffer is open on a CPU, output there fails (and would
+  // count as a drop).
+  auto events = EventStream::open(impl->transport, {skel->maps.mem_events, skel->maps.mem_events_perf},
+                                  {sizeof(np_mem_event), kPerfPagesPerCpu}, &EventDispatcher<OomEvent>::on_record,
+                                  &impl->dispatcher);
+  if (!events) return events.error();
+  impl->events.emplace(std::move(*events));
   if (int err = mem_bpf__attach(skel)) return errno_error("attaching the mem BPF programs", err);
-
-  auto ring = RingBuffer::open(skel->maps.mem_events, &EventDispatcher<OomEvent>::on_record, &impl->dispatcher);
-  if (!ring) return ring.error();
-  impl->events.emplace(std::move(*ring));
   return std::unique_ptr<MemProbe>(new MemProbe(std::move(impl)));
 }
 
@@ -196,12 +298,21 @@ Result<MemReading> MemProbe::read() {
     reading.dropped_events += cpu.ringbuf_full;
     reading.unmeasured_stalls += cpu.task_storage;
   }
+  // A full perf buffer shows twice: the program's failed output (counted above) and the
+  // kernel's lost-record report. The larger is the truth so far; the sum would double count.
+  reading.dropped_events = std::max<uint64_t>(reading.dropped_events, impl_->events->lost());
   return reading;
 }
 
 MemProbe::OomHook MemProbe::oom_hook() const { return impl_->oom_hook; }
 
 bool MemProbe::measures_memcg_reclaim() const { return impl_->memcg_reclaim; }
+
+AttachPath MemProbe::attach_path() const { return impl_->attach; }
+
+EventTransport MemProbe::event_transport() const { return impl_->transport; }
+
+const ProbePlan& MemProbe::paths() const { return impl_->plan; }
 
 int MemProbe::event_fd() const { return impl_->events->epoll_fd(); }
 

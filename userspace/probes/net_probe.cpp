@@ -23,6 +23,8 @@ struct NetProbe::Impl {
   NetSkeleton skeleton;
   uint32_t netns_inode = 0;
   std::vector<std::string> degraded;
+  AttachPath attach = AttachPath::kTpBtf;
+  ProbePlan plan;
 };
 
 namespace {
@@ -44,14 +46,35 @@ int tracepoint_arity(const btf* vmlinux, const std::string& name) {
 }
 
 struct ProgramChoice {
+  PathChoice<AttachPath> attach{AttachPath::kTpBtf, ""};
   bool retransmit_has_err = false;  // 6.13+: tcp_retransmit_skb also fires for failed attempts
   bool error_report = false;        // 5.15+: inet_sk_error_report
   bool kfree_skb_rx_sk = false;     // 6.11+: kfree_skb names the receiving socket
   std::vector<std::string> degraded;
 };
 
-ProgramChoice choose_programs() {
+// tp_btf or raw_tp: a forced classic-tracepoint path takes raw_tp, the closest this probe has.
+const KernelSupport& kernel_of(const NetProbe::Options& options) {
+  return options.kernel ? *options.kernel : KernelSupport::detect();
+}
+
+Result<PathChoice<AttachPath>> choose_attach(const NetProbe::Options& options) {
+  const PathRequest& request = options.paths;
+  const bool classic = request.attach == AttachPath::kTracepoint;
+  auto attach = choose_attach_path(classic ? AttachPath::kRawTp : request.attach, kernel_of(options));
+  if (!attach) return attach.error();
+  if (attach->path == AttachPath::kTracepoint) {
+    return Error{"the net probe needs tp_btf or raw_tp programs (" + attach->reason + ")"};
+  }
+  if (classic) attach->reason = "probes.attach=tracepoint: this probe has no classic-tracepoint path, raw_tp is the closest";
+  return attach;
+}
+
+Result<ProgramChoice> choose_programs(const NetProbe::Options& options) {
   ProgramChoice choice;
+  auto attach = choose_attach(options);
+  if (!attach) return attach.error();
+  choice.attach = *attach;
   BtfPtr vmlinux(btf__load_vmlinux_btf(), &btf__free);
   choice.retransmit_has_err = tracepoint_arity(vmlinux.get(), "tcp_retransmit_skb") >= 3;
   choice.error_report = tracepoint_arity(vmlinux.get(), "inet_sk_error_report") >= 1;
@@ -73,6 +96,14 @@ void write_ports(net_bpf* skel, std::span<const uint16_t> ports) {
   for (size_t i = 0; i < bitmap.size(); ++i) skel->bss->cluster_ports[i] = bitmap[i];
 }
 
+ProbePlan plan_of(const ProgramChoice& choice) {
+  return {.attach = attach_path_name(choice.attach.path),
+          .attach_reason = choice.attach.reason,
+          .events = "none",
+          .events_reason = "counters in maps only",
+          .degraded = choice.degraded};
+}
+
 Result<NetSkeleton> open_and_load(const NetProbe::Options& options, uint32_t netns_inode, const ProgramChoice& choice) {
   NetSkeleton skeleton(net_bpf__open());
   if (!skeleton) return errno_error("opening the net BPF object", errno);
@@ -86,10 +117,35 @@ Result<NetSkeleton> open_and_load(const NetProbe::Options& options, uint32_t net
   if (int err = bpf_map__set_max_entries(skeleton->maps.peers, std::max<uint32_t>(options.peer_table_entries, 64))) {
     return errno_error("sizing the net peers table", err);
   }
-  bpf_program__set_autoload(skeleton->progs.tcp_retransmit_skb, !choice.retransmit_has_err);
-  bpf_program__set_autoload(skeleton->progs.tcp_retransmit_skb_err, choice.retransmit_has_err);
-  bpf_program__set_autoload(skeleton->progs.inet_sk_error_report, choice.error_report);
-  bpf_program__set_autoload(skeleton->progs.kfree_skb, choice.kfree_skb_rx_sk);
+  skeleton->rodata->has_probe_read_kernel = kernel_of(options).probe_read_kernel ? 1 : 0;
+  const auto& progs = skeleton->progs;
+  const bool btf = choice.attach.path == AttachPath::kTpBtf;
+  const auto load = [](bpf_program* program, bool on) { bpf_program__set_autoload(program, on); };
+  load(progs.tcp_retransmit_skb, btf && !choice.retransmit_has_err);
+  load(progs.tcp_retransmit_skb_err, btf && choice.retransmit_has_err);
+  load(progs.tcp_send_reset, btf);
+  load(progs.tcp_receive_reset, btf);
+  load(progs.inet_sock_set_state, btf);
+  load(progs.inet_sk_error_report, btf && choice.error_report);
+  load(progs.tcp_probe, btf);
+  load(progs.sock_rcvqueue_full, btf);
+  load(progs.kfree_skb, btf && choice.kfree_skb_rx_sk);
+  load(progs.raw_tcp_retransmit_skb, !btf && !choice.retransmit_has_err);
+  load(progs.raw_tcp_retransmit_skb_err, !btf && choice.retransmit_has_err);
+  load(progs.raw_tcp_send_reset, !btf);
+  load(progs.raw_tcp_receive_reset, !btf);
+  load(progs.raw_inet_sock_set_state, !btf);
+  load(progs.raw_inet_sk_error_report, !btf && choice.error_report);
+  load(progs.raw_tcp_probe, !btf);
+  load(progs.raw_sock_rcvqueue_full, !btf);
+  load(progs.raw_kfree_skb, !btf && choice.kfree_skb_rx_sk);
+  // Socket storage on tp_btf, an LRU hash on raw_tp: the one not used is not created.
+  if (int err = bpf_map__set_autocreate(skeleton->maps.srtt_next_sample, btf)) {
+    return errno_error("configuring the net socket storage", err);
+  }
+  if (int err = bpf_map__set_autocreate(skeleton->maps.srtt_next_sample_raw, !btf)) {
+    return errno_error("configuring the net srtt map", err);
+  }
   if (int err = net_bpf__load(skeleton.get())) return errno_error("loading the net BPF programs", err);
   return skeleton;
 }
@@ -158,19 +214,29 @@ Result<uint32_t> network_namespace_inode(const std::string& path) {
   return static_cast<uint32_t>(st.st_ino);
 }
 
-ProbeRequirements NetProbe::requirements() {
-  return {.probe = "net",
-          .btf_tracepoints = {"tcp_retransmit_skb", "tcp_send_reset", "tcp_receive_reset", "inet_sock_set_state",
-                              "tcp_probe", "sock_rcvqueue_full"},
-          .tracepoints = {},
-          .ring_buffer = false,
-          .task_storage = false};
+ProbeRequirements NetProbe::requirements(const Options& options) {
+  ProbeRequirements requirements;
+  requirements.probe = "net";
+  auto attach = choose_attach(options);
+  if (!attach) return requirements;  // `check` reports the plan's error
+  std::vector<std::string> hooks = {"tcp_retransmit_skb", "tcp_send_reset", "tcp_receive_reset",
+                                    "inet_sock_set_state", "tcp_probe", "sock_rcvqueue_full"};
+  (attach->path == AttachPath::kTpBtf ? requirements.btf_tracepoints : requirements.raw_tracepoints) = hooks;
+  return requirements;
+}
+
+Result<ProbePlan> NetProbe::plan(const Options& options) {
+  auto choice = choose_programs(options);
+  if (!choice) return choice.error();
+  return plan_of(*choice);
 }
 
 Result<void> NetProbe::verify_load(const Options& options) {
   auto inode = network_namespace_inode(options.netns_path);
   if (!inode) return inode.error();
-  auto skeleton = open_and_load(options, *inode, choose_programs());
+  auto choice = choose_programs(options);
+  if (!choice) return choice.error();
+  auto skeleton = open_and_load(options, *inode, *choice);
   if (!skeleton) return skeleton.error();
   return ok();
 }
@@ -178,13 +244,16 @@ Result<void> NetProbe::verify_load(const Options& options) {
 Result<std::unique_ptr<NetProbe>> NetProbe::start(const Options& options) {
   auto inode = network_namespace_inode(options.netns_path);
   if (!inode) return inode.error();
-  ProgramChoice choice = choose_programs();
-  auto skeleton = open_and_load(options, *inode, choice);
+  auto choice = choose_programs(options);
+  if (!choice) return choice.error();
+  auto skeleton = open_and_load(options, *inode, *choice);
   if (!skeleton) return skeleton.error();
   auto impl = std::make_unique<Impl>();
   impl->skeleton = std::move(*skeleton);
   impl->netns_inode = *inode;
-  impl->degraded = std::move(choice.degraded);
+  impl->attach = choice->attach.path;
+  impl->plan = plan_of(*choice);
+  impl->degraded = std::move(choice->degraded);
   if (int err = net_bpf__attach(impl->skeleton.get())) return errno_error("attaching the net BPF programs", err);
   return std::unique_ptr<NetProbe>(new NetProbe(std::move(impl)));
 }
@@ -213,6 +282,10 @@ Result<NetReading> NetProbe::read() {
 uint32_t NetProbe::netns_inode() const { return impl_->netns_inode; }
 
 const std::vector<std::string>& NetProbe::degraded() const { return impl_->degraded; }
+
+AttachPath NetProbe::attach_path() const { return impl_->attach; }
+
+const ProbePlan& NetProbe::paths() const { return impl_->plan; }
 
 std::vector<ProgramStats> NetProbe::program_stats() const { return nodepulse::program_stats(impl_->skeleton->obj); }
 

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -11,6 +12,7 @@
 #include "common/result.h"
 #include "probes/kernel_features.h"
 #include "probes/net_readings.h"
+#include "probes/probe_paths.h"
 #include "probes/readings.h"
 
 struct net_bpf;
@@ -29,10 +31,21 @@ class NetProbe {
     uint32_t peer_table_entries = 4096;
     // How often at most the smoothed RTT of one connection is sampled.
     uint64_t srtt_sample_interval_ns = 100'000'000;
+    // probes.attach (tp_btf or raw_tp; this probe has no classic-tracepoint path). probes.events
+    // does not apply: the probe sends no events.
+    PathRequest paths = {};
+    // What to assume this kernel supports; nullopt = probe it. A subset of the real support
+    // poses as an older kernel (tests run 5.4's choices here).
+    std::optional<KernelSupport> kernel = std::nullopt;
   };
 
-  // The hooks this probe cannot do without (for `check`); optional ones are chosen at load.
-  static ProbeRequirements requirements();
+  // The hooks this probe cannot do without on the path `options` lead to (for `check`);
+  // optional ones are chosen at load.
+  static ProbeRequirements requirements(const Options& options);
+
+  // The path `options` lead to on this kernel, and why (for `check` and the log); no events
+  // (counters in maps).
+  static Result<ProbePlan> plan(const Options& options);
 
   // Opens and loads (runs the verifier) without attaching, then unloads.
   static Result<void> verify_load(const Options& options);
@@ -54,6 +67,8 @@ class NetProbe {
   uint32_t netns_inode() const;
   // Optional hooks this kernel lacks, each with what goes missing (empty on 6.13+).
   const std::vector<std::string>& degraded() const;
+  AttachPath attach_path() const;
+  const ProbePlan& paths() const;  // what plan() said at load
 
   std::vector<ProgramStats> program_stats() const;
 

@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <optional>
 
 #include "probes/bpf_util.h"
@@ -15,31 +16,101 @@ using SchedSkeleton = SkeletonPtr<sched_bpf, sched_bpf__destroy>;
 struct SchedProbe::Impl {
   SchedSkeleton skeleton;
   QueueTimestamps queue_timestamps = QueueTimestamps::kWakeup;
-  // Declared before the ring buffer that points to it, so it outlives the ring buffer.
+  AttachPath attach = AttachPath::kTpBtf;
+  EventTransport transport = EventTransport::kRingBuffer;
+  ProbePlan plan;
+  // Declared before the event stream that points to it, so it outlives the stream.
   EventDispatcher<SchedEvent> dispatcher{"sched", decode_sched_event};
-  std::optional<RingBuffer> events;
+  std::optional<EventStream> events;
   size_t target_count = 0;
 };
 
 namespace {
 
-Result<SchedProbe::QueueTimestamps> resolve_queue_timestamps(SchedProbe::QueueTimestamps wanted) {
+struct Choice {
+  PathChoice<AttachPath> attach;
+  PathChoice<EventTransport> events;
+  SchedProbe::QueueTimestamps queue;
+  std::string queue_reason;
+};
+
+Result<Choice> choose(const SchedProbe::Options& options) {
   using QueueTimestamps = SchedProbe::QueueTimestamps;
+  const KernelSupport& kernel = options.kernel ? *options.kernel : KernelSupport::detect();
+  auto attach = choose_attach_path(options.paths.attach, kernel);
+  if (!attach) return attach.error();
+  auto events = choose_event_transport(options.paths.events, kernel);
+  if (!events) return events.error();
+  Choice choice{*attach, *events, QueueTimestamps::kWakeup, ""};
   const bool available = SchedProbe::kernel_has_schedstat_timestamps();
-  switch (wanted) {
-    case QueueTimestamps::kAuto: return available ? QueueTimestamps::kSchedstat : QueueTimestamps::kWakeup;
+  // The classic sched_switch record names next by pid only: its task_struct, and so its
+  // schedstat timestamp, is out of reach.
+  const bool reachable = attach->path != AttachPath::kTracepoint;
+  switch (options.queue_timestamps) {
+    case QueueTimestamps::kAuto:
+      if (available && reachable) {
+        choice.queue = QueueTimestamps::kSchedstat;
+        choice.queue_reason = "schedstat: the kernel stamps queueing itself";
+      } else {
+        choice.queue_reason = !reachable ? "wakeup hooks: classic tracepoints pass no task to read schedstat from"
+                                         : "wakeup hooks: no schedstat timestamps (CONFIG_SCHED_INFO) in this kernel";
+      }
+      break;
     case QueueTimestamps::kSchedstat:
       if (!available) {
         return Error{"sched.queue_timestamps=schedstat, but this kernel has no task_struct.sched_info "
                      "(CONFIG_SCHED_INFO) or cfs_rq.rq; use auto or wakeup"};
       }
-      return wanted;
-    case QueueTimestamps::kWakeup: return wanted;
+      if (!reachable) {
+        return Error{"sched.queue_timestamps=schedstat needs task pointers, which probes.attach=tracepoint "
+                     "(classic tracepoints) does not have; use auto or wakeup"};
+      }
+      choice.queue = QueueTimestamps::kSchedstat;
+      choice.queue_reason = "schedstat: forced by sched.queue_timestamps";
+      break;
+    case QueueTimestamps::kWakeup: choice.queue_reason = "wakeup hooks: forced by sched.queue_timestamps"; break;
   }
-  return wanted;
+  return choice;
 }
 
-Result<SchedSkeleton> open_and_load(const SchedProbe::Options& options, SchedProbe::QueueTimestamps path) {
+ProbePlan plan_of(const Choice& choice) {
+  ProbePlan plan{.attach = attach_path_name(choice.attach.path),
+                 .attach_reason = choice.attach.reason + "; queue timestamps from " + choice.queue_reason,
+                 .events = event_transport_name(choice.events.path),
+                 .events_reason = choice.events.reason,
+                 .degraded = {}};
+  if (choice.attach.path == AttachPath::kTracepoint) {
+    plan.degraded.push_back(
+        "classic tracepoints: a thread's waits count for its target only once it has been seen going to sleep "
+        "(sched_switch names the next task by pid); until then they count for the node only");
+  }
+  return plan;
+}
+
+void choose_programs(sched_bpf* skel, const Choice& choice) {
+  const bool wakeup_hooks = choice.queue == SchedProbe::QueueTimestamps::kWakeup;
+  const auto load = [](bpf_program* program, bool on) { bpf_program__set_autoload(program, on); };
+  const bool btf = choice.attach.path == AttachPath::kTpBtf;
+  const bool raw = choice.attach.path == AttachPath::kRawTp;
+  const bool classic = choice.attach.path == AttachPath::kTracepoint;
+  load(skel->progs.sched_wakeup, btf && wakeup_hooks);
+  load(skel->progs.sched_wakeup_new, btf && wakeup_hooks);
+  load(skel->progs.sched_switch, btf);
+  load(skel->progs.sched_process_exec, btf);
+  load(skel->progs.sched_process_exit, btf);
+  load(skel->progs.raw_sched_wakeup, raw && wakeup_hooks);
+  load(skel->progs.raw_sched_wakeup_new, raw && wakeup_hooks);
+  load(skel->progs.raw_sched_switch, raw);
+  load(skel->progs.raw_sched_exec, raw);
+  load(skel->progs.raw_sched_exit, raw);
+  load(skel->progs.tp_sched_wakeup, classic);
+  load(skel->progs.tp_sched_wakeup_new, classic);
+  load(skel->progs.tp_sched_switch, classic);
+  load(skel->progs.tp_sched_exec, classic);
+  load(skel->progs.tp_sched_exit, classic);
+}
+
+Result<SchedSkeleton> open_and_load(const SchedProbe::Options& options, const Choice& choice) {
   if (options.target_count > NP_SCHED_MAX_TARGETS) {
     return Error{"the sched probe supports at most " + std::to_string(NP_SCHED_MAX_TARGETS) + " targets"};
   }
@@ -49,13 +120,30 @@ Result<SchedSkeleton> open_and_load(const SchedProbe::Options& options, SchedPro
     return Error{"sched BPF object has ABI version " + std::to_string(skeleton->rodata->abi_version) +
                  ", this agent expects " + std::to_string(NP_SCHED_ABI_VERSION) + " (stale build?)"};
   }
-  skeleton->rodata->stall_threshold_ns = options.stall_threshold_ns;
-  const bool schedstat = path == SchedProbe::QueueTimestamps::kSchedstat;
-  skeleton->rodata->use_sched_info = schedstat ? 1 : 0;
-  // With schedstat timestamps the wakeup hooks would only cost time.
-  bpf_program__set_autoload(skeleton->progs.sched_wakeup, !schedstat);
-  bpf_program__set_autoload(skeleton->progs.sched_wakeup_new, !schedstat);
-  if (int err = sched_bpf__load(skeleton.get())) return errno_error("loading the sched BPF programs", err);
+  sched_bpf* skel = skeleton.get();
+  skel->rodata->stall_threshold_ns = options.stall_threshold_ns;
+  const bool schedstat = choice.queue == SchedProbe::QueueTimestamps::kSchedstat;
+  skel->rodata->use_sched_info = schedstat ? 1 : 0;
+  skel->rodata->events_use_perf_buffer = choice.events.path == EventTransport::kPerfBuffer ? 1 : 0;
+  const KernelSupport& kernel = options.kernel ? *options.kernel : KernelSupport::detect();
+  skel->rodata->has_probe_read_kernel = kernel.probe_read_kernel ? 1 : 0;
+  choose_programs(skel, choice);
+  // Per-task state: task storage on the tp_btf path (kernels without it never get there), a
+  // pid-keyed hash elsewhere; the one not used is not created, or shrunk to one entry.
+  const bool btf = choice.attach.path == AttachPath::kTpBtf;
+  if (int err = bpf_map__set_autocreate(skel->maps.runnable_since, btf)) {
+    return errno_error("configuring the sched task storage", err);
+  }
+  if (btf || schedstat) {
+    if (int err = bpf_map__set_max_entries(skel->maps.runnable_since_pid, 1)) {
+      return errno_error("shrinking the unused sched pid map", err);
+    }
+  }
+  if (auto prepared = EventStream::prepare(skel->maps.sched_events, skel->maps.sched_events_perf, choice.events.path);
+      !prepared) {
+    return prepared.error();
+  }
+  if (int err = sched_bpf__load(skel)) return errno_error("loading the sched BPF programs", err);
   return skeleton;
 }
 
@@ -68,46 +156,66 @@ bool SchedProbe::kernel_has_schedstat_timestamps() {
   return available;
 }
 
-ProbeRequirements SchedProbe::requirements() {
-  if (kernel_has_schedstat_timestamps()) {
-    return {.probe = "sched",
-            .btf_tracepoints = {"sched_switch", "sched_process_exec", "sched_process_exit"},
-            .tracepoints = {},
-            .ring_buffer = true,
-            .task_storage = false};
+Result<ProbePlan> SchedProbe::plan(const Options& options) {
+  auto choice = choose(options);
+  if (!choice) return choice.error();
+  return plan_of(*choice);
+}
+
+ProbeRequirements SchedProbe::requirements(const Options& options) {
+  auto choice = choose(options);
+  ProbeRequirements requirements;
+  requirements.probe = "sched";
+  if (!choice) return requirements;  // `check` reports the plan's error
+  std::vector<std::string> hooks = {"sched_switch", "sched_process_exec", "sched_process_exit"};
+  if (choice->queue == QueueTimestamps::kWakeup) {
+    hooks.insert(hooks.begin(), {"sched_wakeup", "sched_wakeup_new"});
   }
-  return {.probe = "sched",
-          .btf_tracepoints = {"sched_wakeup", "sched_wakeup_new", "sched_switch", "sched_process_exec",
-                              "sched_process_exit"},
-          .tracepoints = {},
-          .ring_buffer = true,
-          .task_storage = true};
+  switch (choice->attach.path) {
+    case AttachPath::kTpBtf:
+      requirements.btf_tracepoints = hooks;
+      requirements.task_storage = choice->queue == QueueTimestamps::kWakeup;
+      break;
+    case AttachPath::kRawTp: requirements.raw_tracepoints = hooks; break;
+    case AttachPath::kTracepoint:
+      for (const std::string& hook : hooks) requirements.tracepoints.push_back("sched/" + hook);
+      break;
+  }
+  requirements.ring_buffer = choice->events.path == EventTransport::kRingBuffer;
+  requirements.perf_buffer = choice->events.path == EventTransport::kPerfBuffer;
+  return requirements;
 }
 
 Result<void> SchedProbe::verify_load(const Options& options) {
-  auto path = resolve_queue_timestamps(options.queue_timestamps);
-  if (!path) return path.error();
-  auto skeleton = open_and_load(options, *path);
+  auto choice = choose(options);
+  if (!choice) return choice.error();
+  auto skeleton = open_and_load(options, *choice);
   if (!skeleton) return skeleton.error();
   return ok();
 }
 
 Result<std::unique_ptr<SchedProbe>> SchedProbe::start(const Options& options, EventHandler handler) {
-  auto path = resolve_queue_timestamps(options.queue_timestamps);
-  if (!path) return path.error();
-  auto skeleton = open_and_load(options, *path);
+  auto choice = choose(options);
+  if (!choice) return choice.error();
+  auto skeleton = open_and_load(options, *choice);
   if (!skeleton) return skeleton.error();
   auto impl = std::make_unique<Impl>();
-  impl->queue_timestamps = *path;
+  impl->queue_timestamps = choice->queue;
+  impl->attach = choice->attach.path;
+  impl->transport = choice->events.path;
+  impl->plan = plan_of(*choice);
   impl->dispatcher.set_handler(std::move(handler));
   impl->target_count = options.target_count;
   impl->skeleton = std::move(*skeleton);
   sched_bpf* skel = impl->skeleton.get();
+  // The stream first: until a perf buffer is open on a CPU, output there fails (and would
+  // count as a drop).
+  auto events = EventStream::open(impl->transport, {skel->maps.sched_events, skel->maps.sched_events_perf},
+                                  {sizeof(np_sched_event), options.perf_pages_per_cpu},
+                                  &EventDispatcher<SchedEvent>::on_record, &impl->dispatcher);
+  if (!events) return events.error();
+  impl->events.emplace(std::move(*events));
   if (int err = sched_bpf__attach(skel)) return errno_error("attaching the sched BPF programs", err);
-
-  auto ring = RingBuffer::open(skel->maps.sched_events, &EventDispatcher<SchedEvent>::on_record, &impl->dispatcher);
-  if (!ring) return ring.error();
-  impl->events.emplace(std::move(*ring));
   return std::unique_ptr<SchedProbe>(new SchedProbe(std::move(impl)));
 }
 
@@ -156,6 +264,9 @@ Result<SchedReading> SchedProbe::read() {
     reading.dropped_events += cpu.ringbuf_full;
     reading.unmeasured_waits += cpu.task_storage;
   }
+  // A full perf buffer shows twice: the program's failed output (counted above) and the
+  // kernel's lost-record report. The larger is the truth so far; the sum would double count.
+  reading.dropped_events = std::max<uint64_t>(reading.dropped_events, impl_->events->lost());
   return reading;
 }
 
@@ -164,6 +275,12 @@ void SchedProbe::invalidate_target_cache() {
 }
 
 SchedProbe::QueueTimestamps SchedProbe::queue_timestamps() const { return impl_->queue_timestamps; }
+
+AttachPath SchedProbe::attach_path() const { return impl_->attach; }
+
+EventTransport SchedProbe::event_transport() const { return impl_->transport; }
+
+const ProbePlan& SchedProbe::paths() const { return impl_->plan; }
 
 int SchedProbe::event_fd() const { return impl_->events->epoll_fd(); }
 

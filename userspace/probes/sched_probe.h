@@ -7,10 +7,12 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <vector>
 
 #include "common/result.h"
 #include "probes/kernel_features.h"
+#include "probes/probe_paths.h"
 #include "probes/readings.h"
 
 struct sched_bpf;
@@ -30,7 +32,17 @@ class SchedProbe {
     uint64_t stall_threshold_ns = 10'000'000;
     size_t target_count = 1;  // how many entries RunqReading::targets has
     QueueTimestamps queue_timestamps = QueueTimestamps::kAuto;
+    PathRequest paths = {};  // probes.attach / probes.events
+    // Perf buffer only: pages per CPU, a power of 2 (tests shrink it to make it overflow).
+    size_t perf_pages_per_cpu = 16;
+    // What to assume this kernel supports; nullopt = probe it. A subset of the real support
+    // poses as an older kernel (tests run 5.4's choices here).
+    std::optional<KernelSupport> kernel = std::nullopt;
   };
+
+  // The attach path, event transport and queue-timestamp source `options` lead to on this
+  // kernel, and why; an error when the options ask for what this kernel lacks.
+  static Result<ProbePlan> plan(const Options& options);
 
   // Whether this kernel keeps schedstat queue timestamps we can read (CONFIG_SCHED_INFO and
   // cfs_rq->rq, i.e. CONFIG_FAIR_GROUP_SCHED).
@@ -38,8 +50,8 @@ class SchedProbe {
   // Called on the thread that calls consume_events(); may throw (caught and logged there).
   using EventHandler = std::function<void(const SchedEvent&)>;
 
-  // The hooks and kernel features this probe needs (for `check`).
-  static ProbeRequirements requirements();
+  // The hooks and kernel features this probe needs on the path `options` lead to (for `check`).
+  static ProbeRequirements requirements(const Options& options);
 
   // Opens and loads (runs the verifier) without attaching, then unloads.
   static Result<void> verify_load(const Options& options);
@@ -65,6 +77,9 @@ class SchedProbe {
 
   // The path chosen at load: kSchedstat or kWakeup.
   QueueTimestamps queue_timestamps() const;
+  AttachPath attach_path() const;
+  EventTransport event_transport() const;
+  const ProbePlan& paths() const;  // what plan() said at load
 
  private:
   struct Impl;
