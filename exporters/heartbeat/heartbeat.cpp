@@ -31,6 +31,7 @@ std::string to_json(const Heartbeat& heartbeat) {
       {"seq", heartbeat.seq},
       {"ts_ms", heartbeat.ts_ms},
       {"version", heartbeat.node.version},
+      {"http_port", heartbeat.node.http_port},
   };
   return json.dump();
 }

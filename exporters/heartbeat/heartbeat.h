@@ -1,6 +1,6 @@
 // The heartbeat: what every sink publishes. Its JSON is the contract of DESIGN.md
 // (ZooKeeper znode payload and /health body): node_id, cluster, role, host, state, weight,
-// reasons, signals, seq, ts_ms, version.
+// reasons, signals, seq, ts_ms, version, http_port.
 #pragma once
 
 #include <cstdint>
@@ -17,6 +17,9 @@ struct NodeIdentity {
   std::string role;  // coordinator | worker | ""
   std::string host;
   std::string version;
+  // Trino's HTTP port (config.properties http-server.http.port), so a balancer can derive the
+  // server address host:http_port; 0 = unknown.
+  uint16_t http_port = 0;
 };
 
 struct Heartbeat {

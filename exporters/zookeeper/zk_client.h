@@ -84,6 +84,11 @@ class ZkClient {
   // The C client's state as text, e.g. "connecting", for messages.
   std::string state_name() const;
 
+  // Called (on the C client's thread) after every change of the session's state — connected,
+  // disconnected, expired — so a watcher can resynchronise or freeze without polling. Same rules
+  // as a Watcher: it must not wait for a request of this client. Replaces any earlier listener.
+  void set_session_listener(std::function<void()> listener);
+
   // Waits until the session is connected (and, with digest credentials, the server has
   // accepted them). An error when the timeout passes or the session expires first.
   Result<void> wait_connected(std::chrono::milliseconds timeout);
@@ -106,6 +111,14 @@ class ZkClient {
                                      std::chrono::milliseconds timeout = kDefaultTimeout);
   Result<std::optional<std::vector<std::string>>> children(const std::string& path, Watcher watcher = {},
                                                            std::chrono::milliseconds timeout = kDefaultTimeout);
+
+  // get() without waiting, so many reads can be in flight at once on the one session (the C
+  // client pipelines them): `done` is called exactly once with what get() would return — on the
+  // C client's completion thread, or at once on the caller's thread when the request cannot be
+  // sent (not connected). No timeout of its own: a server that stops answering fails it with
+  // ZCONNECTIONLOSS once the C client gives the connection up. `done` follows a Watcher's rules.
+  using GetDone = std::function<void(Result<std::optional<Node>>)>;
+  void get_async(const std::string& path, Watcher watcher, GetDone done);
 
   struct Shared;  // what the C client's threads reach through the handle's context
 

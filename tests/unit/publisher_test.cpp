@@ -86,9 +86,15 @@ TEST(HeartbeatJson, CarriesTheContractFields) {
   for (const char* field : {R"("node_id":"node-7")", R"("cluster":"prod")", R"("role":"coordinator")",
                             R"("host":"h7")", R"("state":"failing")", R"("weight":0)",
                             R"("reasons":["target: trino process 42 exited"])", R"("seq":9)", R"("ts_ms":1234)",
-                            R"("version":"0.1.0")", R"("signals":{"target":{)"}) {
+                            R"("version":"0.1.0")", R"("signals":{"target":{)", R"("http_port":0)"}) {
     EXPECT_NE(json.find(field), std::string::npos) << field << " in " << json;
   }
+}
+
+TEST(HeartbeatJson, CarriesTrinoHttpPortForBalancers) {
+  Heartbeat heartbeat;
+  heartbeat.node = {"node-7", "prod", "worker", "h7", "0.1.0", 8081};
+  EXPECT_NE(to_json(heartbeat).find(R"("http_port":8081)"), std::string::npos) << to_json(heartbeat);
 }
 
 }  // namespace
