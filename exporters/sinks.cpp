@@ -37,7 +37,10 @@ Result<std::vector<std::unique_ptr<Sink>>> make_sinks(const Config& config) {
   for (std::size_t i = 0; i < config.alerts.webhooks.size(); ++i) {
     const WebhookSpec& webhook = config.alerts.webhooks[i];
     const RetryPolicy policy{std::chrono::milliseconds(webhook.timeout_ms), webhook.retries};
-    auto sink = WebhookSink::create(webhook.url, policy, "alerts.webhooks[" + std::to_string(i) + "]");
+    const std::string label = "alerts.webhooks[" + std::to_string(i) + "]";
+    auto headers = webhook_headers(webhook, label);
+    if (!headers.ok()) return headers.error();
+    auto sink = WebhookSink::create(webhook.url, policy, label, std::move(headers).value());
     if (!sink.ok()) return sink.error();
     sinks.push_back(std::move(sink).value());
   }

@@ -234,6 +234,7 @@ Result<HttpClientResponse> http_request(const HttpRequest& request) {
 
   std::string message = request.method + " " + url->path + " HTTP/1.1\r\nHost: " + url->host_header +
                         "\r\nUser-Agent: nodepulse\r\nConnection: close\r\n";
+  for (const auto& [name, value] : request.headers) message += name + ": " + value + "\r\n";
   if (!request.body.empty() || request.method == "POST" || request.method == "PUT") {
     if (!request.content_type.empty()) message += "Content-Type: " + request.content_type + "\r\n";
     message += "Content-Length: " + std::to_string(request.body.size()) + "\r\n";

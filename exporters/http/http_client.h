@@ -10,6 +10,8 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "common/result.h"
 
@@ -42,6 +44,9 @@ struct HttpRequest {
   std::string content_type;  // sent with a body
   std::string body;
   std::chrono::milliseconds timeout{5000};  // the whole exchange
+  // Extra header lines (name, value), e.g. a webhook's Authorization. The caller checks names and
+  // values hold no CR or LF. Values may be secrets: they are never logged.
+  std::vector<std::pair<std::string, std::string>> headers;
 };
 
 struct HttpClientResponse {

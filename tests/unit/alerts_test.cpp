@@ -250,8 +250,9 @@ TEST(AlertHttpUrl, SplitsHostAndPort) {
 
 Config sinks_config(const std::string& yaml) {
   Result<Config> config = parse_config(yaml, "test.yaml", {});
-  if (!config.ok()) ADD_FAILURE() << config.error().message;
-  return config.ok() ? *config : Config{};
+  if (config.ok()) return *config;
+  ADD_FAILURE() << config.error().message;
+  return Config{};
 }
 
 TEST(AlertAndBalancerSinks, MadeFromTheConfig) {
