@@ -193,8 +193,9 @@ void AgentCheckSink::answer(int connection) {
   // Close with a FIN, not a RST: a RST (which closing with unread input, e.g. an agent-send
   // string, would cause) may make the peer drop our line before reading it.
   ::shutdown(connection, SHUT_WR);
-  char discard[512];
-  while (::recv(connection, discard, sizeof discard, 0) > 0) {
+  // Non-blocking, and bounded: a peer that keeps sending must not hold the one answering thread.
+  char discard[4096];
+  for (int reads = 0; reads < 16 && ::recv(connection, discard, sizeof discard, 0) > 0; ++reads) {
   }
 }
 

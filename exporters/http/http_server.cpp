@@ -10,6 +10,7 @@
 #include <array>
 #include <atomic>
 #include <chrono>
+#include <cstring>
 #include <mutex>
 #include <thread>
 
@@ -56,14 +57,34 @@ Result<std::unique_ptr<HttpServer>> HttpServer::start(const std::string& listen,
                                               "request_timeout_ms", "2000", "enable_keep_alive", "no",
                                               nullptr};
   mg_callbacks callbacks{};
-  // civetweb reports bind errors through log_message; keep them for our error.
-  static thread_local std::string start_error;
-  start_error.clear();
+  // civetweb reports bind errors through log_message, on this thread, while mg_start runs: keep
+  // them for our error. Its worker threads log too (a malformed request): those messages go to
+  // the debug log, and no thread is left owning a string (LeakSanitizer counts a thread_local
+  // string of a thread civetweb never joins as a leak).
+  static thread_local std::string* start_error_sink = nullptr;
+  std::string start_error;
   callbacks.log_message = [](const mg_connection*, const char* message) -> int {
-    start_error = message;
+    if (start_error_sink != nullptr) {
+      *start_error_sink = message;
+    } else {
+      spdlog::debug("http: {}", message);
+    }
     return 1;
   };
+  // civetweb's own error replies put the request's HTTP version text into the status line, so a
+  // malformed request line came back with the client's bytes (CR LF included) as response
+  // headers (found by fuzz/http_server_fuzz.cpp). Errors get a fixed status line instead.
+  callbacks.http_error = [](mg_connection* connection, int status, const char*) -> int {
+    const char* text = mg_get_response_code_text(connection, status);
+    mg_printf(connection,
+              "HTTP/1.1 %d %s\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: %zu\r\n"
+              "Connection: close\r\n\r\n%s\n",
+              status, text, std::strlen(text) + 1, text);
+    return 0;
+  };
+  start_error_sink = &start_error;
   server->context_ = mg_start(&callbacks, nullptr, options.data());
+  start_error_sink = nullptr;
   if (!server->context_) {
     return Error{"cannot serve HTTP on " + listen + (start_error.empty() ? "" : ": " + start_error)};
   }
