@@ -67,10 +67,21 @@ inline UniqueFd connect_loopback(uint16_t port) {
   address.sin_family = AF_INET;
   address.sin_port = htons(port);
   address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&address), sizeof address) != 0) {
-    fail(std::string("connect to the server under test: ") + std::strerror(errno));
+  if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&address), sizeof address) == 0) return fd;
+  // libFuzzer's own timers (SIGALRM) interrupt a blocking connect; the kernel finishes it
+  // regardless, so wait for the outcome instead of calling the run a failure.
+  if (errno == EINTR) {
+    pollfd entry{fd.get(), POLLOUT, 0};
+    int ready;
+    do {
+      ready = ::poll(&entry, 1, 5000);
+    } while (ready < 0 && errno == EINTR);
+    int error = 0;
+    socklen_t length = sizeof error;
+    if (ready == 1 && ::getsockopt(fd.get(), SOL_SOCKET, SO_ERROR, &error, &length) == 0 && error == 0) return fd;
+    errno = ready == 1 ? error : ETIMEDOUT;
   }
-  return fd;
+  fail(std::string("connect to the server under test: ") + std::strerror(errno));
 }
 
 struct Exchange {

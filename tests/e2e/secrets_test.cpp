@@ -11,6 +11,7 @@
 #include <random>
 #include <string>
 
+#include "agent_check_client.h"
 #include "agent_process.h"
 #include "process.h"
 #include "services.h"
@@ -22,6 +23,7 @@ namespace {
 
 using namespace std::chrono_literals;
 using testing::AgentProcess;
+using testing::agent_check_answer;
 using testing::ChildProcess;
 using testing::RecordingHttpServer;
 using testing::TempDir;
@@ -36,22 +38,6 @@ std::pair<std::string, int> run(const std::vector<std::string>& argv, const std:
   ChildProcess child = ChildProcess::spawn(argv, output.string());
   const std::optional<int> status = child.wait_for_exit(60s);
   return {testing::file_text(output), status && WIFEXITED(*status) ? WEXITSTATUS(*status) : -1};
-}
-
-std::string agent_check_answer(uint16_t port) {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_port = htons(port);
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  std::string answer;
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0) {
-    char buffer[512];
-    ssize_t count;
-    while ((count = ::recv(fd, buffer, sizeof buffer, 0)) > 0) answer.append(buffer, static_cast<size_t>(count));
-  }
-  ::close(fd);
-  return answer;
 }
 
 TEST(Secrets, AreUsedButNeverLoggedOrServed) {

@@ -24,6 +24,7 @@
 #include <thread>
 #include <vector>
 
+#include "agent_check_client.h"
 #include "cgroup.h"
 #include "http_client.h"
 #include "java.h"
@@ -50,25 +51,6 @@ inline int64_t realtime_minus_monotonic_ns() {
   const uint64_t real = clock_now_ns(CLOCK_REALTIME);
   const uint64_t after = clock_now_ns(CLOCK_MONOTONIC);
   return static_cast<int64_t>(real) - static_cast<int64_t>(before + (after - before) / 2);
-}
-
-// One line from an agent-check port ("up 100% ready #healthy"), or "" when nothing answers.
-inline std::string agent_check_answer(uint16_t port) {
-  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  timeval timeout{2, 0};
-  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_port = htons(port);
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  std::string answer;
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0) {
-    char buffer[512];
-    ssize_t count;
-    while ((count = ::recv(fd, buffer, sizeof buffer, 0)) > 0) answer.append(buffer, static_cast<std::size_t>(count));
-  }
-  ::close(fd);
-  return answer;
 }
 
 // `nodepulse agent --config DIR/nodepulse.yaml`, its output in DIR/agent.log.

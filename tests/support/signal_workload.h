@@ -39,21 +39,10 @@
 #include "java.h"
 #include "netns.h"
 #include "process.h"
+#include "services.h"
 
 namespace nodepulse::testing {
 
-// NODEPULSE_REQUIRE_BINARY of services.h, which cannot be included beside java.h (both define
-// TempDir): skip locally, fail with CI=true.
-#ifndef NODEPULSE_REQUIRE_BINARY
-#define NODEPULSE_REQUIRE_BINARY(binary)                                                          \
-  do {                                                                                            \
-    if (!std::filesystem::exists(binary)) {                                                       \
-      const char* ci = std::getenv("CI");                                                         \
-      if (ci && std::string(ci) == "true") FAIL() << (binary) << " is needed (CI=true); run scripts/setup"; \
-      GTEST_SKIP() << "needs " << (binary) << " (scripts/setup installs it)";                    \
-    }                                                                                             \
-  } while (0)
-#endif
 
 class SignalWorkload {
  public:

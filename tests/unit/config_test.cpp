@@ -474,7 +474,8 @@ TEST(ParseConfig, NeverThrows) {
 // yaml-cpp 0.7 never returns on these (a ',' where a root node or its end belongs); were the
 // guard to miss one, this test would hang until ctest's timeout fails it.
 TEST(ParseConfig, TextThatHangsYamlCppIsRefusedWithItsPosition) {
-  for (const std::string yaml : {",", "[a],b", "'x',y", "&a ,", "--- ,", "cluster: a\n---\n[a], b", "# c\n,"}) {
+  for (const std::string yaml : {",", "[a],b", "'x',y", "&a ,", "!a,", "--- ,", "cluster: a\n---\n[a], b", "# c\n,",
+                                 "- a\n, b"}) {
     SCOPED_TRACE(yaml);
     Result<Config> config = parse_config(yaml, kSource, {});
     ASSERT_FALSE(config.ok());
@@ -483,8 +484,11 @@ TEST(ParseConfig, TextThatHangsYamlCppIsRefusedWithItsPosition) {
   Result<Config> config = parse_config("cluster: a\n[b],c\n", kSource, {});
   ASSERT_FALSE(config.ok());
   EXPECT_THAT(config.error().message, HasSubstr(std::string(kSource) + ":2:4: invalid YAML: unexpected ','"));
-  // As a --set value such text is the plain string it was typed as, never a hang.
-  EXPECT_EQ(parse_ok("", {"trino.etc_dir=[a],b"}).trino.etc_dir, "[a],b");
+  // As a --set value: an error when it opens a flow list, else the plain string typed; never a hang.
+  Result<Config> set = parse_config("", kSource, {"trino.etc_dir=[a],b"});
+  ASSERT_FALSE(set.ok());
+  EXPECT_THAT(set.error().message, HasSubstr("invalid YAML value '[a],b'"));
+  EXPECT_EQ(parse_ok("", {"trino.etc_dir=a],b"}).trino.etc_dir, "a],b");
   // A ',' inside a plain scalar or a flow collection is ordinary YAML.
   EXPECT_EQ(parse_ok("zookeeper:\n  connect: h1:2181,h2:2181\n").zookeeper.connect, "h1:2181,h2:2181");
   EXPECT_EQ(parse_ok("network:\n  ports: [8080, 2181]\n").network.ports, (std::vector<uint16_t>{8080, 2181}));
@@ -520,7 +524,7 @@ TEST_P(ConfigError, NamesKeyAndPosition) {
 
 const ErrorCase kErrorCases[] = {
     // YAML and document shape.
-    {"yaml syntax", "cluster: a\nnode: [x\n", {}, {"cfg.yaml:3:1: invalid YAML"}},
+    {"yaml syntax", "cluster: a\nnode: [x\n", {}, {"cfg.yaml:2:7: invalid YAML: unexpected '[' that is never closed"}},
     {"yaml bad indentation", "node:\n  id: a\n role: worker\n", {}, {"cfg.yaml:3:2: invalid YAML"}},
     {"top level list", "- cluster\n", {}, {"cfg.yaml:1:1: expected a map of settings at the top level, got a list"}},
     {"top level scalar", "# hi\nhello\n", {}, {"cfg.yaml:2:1: expected a map", "got 'hello'"}},

@@ -7,6 +7,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <memory>
 #include <set>
@@ -36,8 +37,9 @@ namespace {
 // A full /proc rescan catches what events cannot: pid files rewritten, processes moved between
 // cgroups, an exit event lost to a full ring buffer.
 constexpr std::chrono::seconds kRescanPeriod{2};
-// How often pauses in progress are checked between collections (the JVM fast path).
-constexpr std::chrono::milliseconds kPauseCheckPeriod{20};
+// How often pauses in progress are checked between collections (the JVM fast path), and how
+// soon a long run-queue stall reported by the kernel is judged (the scheduler fast path).
+constexpr std::chrono::milliseconds kFastCheckPeriod{20};
 
 uint64_t clock_ns(clockid_t clock) {
   timespec now{};
@@ -134,7 +136,7 @@ class Agent final : public TargetListener {
     report_targets();
     evaluate();
     if (auto r = loop.every(std::chrono::milliseconds(config_.collect.interval_ms), [this] { collect(); }); !r) return r;
-    if (auto r = loop.every(kPauseCheckPeriod, [this] { check_pauses_in_progress(); }); !r) return r;
+    if (auto r = loop.every(kFastCheckPeriod, [this] { fast_check(); }); !r) return r;
     return loop.every(kRescanPeriod, [this] { tracker_.rescan(); });
   }
 
@@ -173,6 +175,9 @@ class Agent final : public TargetListener {
         spdlog::debug("target {}: thread {} ({}) waited {:.1f} ms for a CPU",
                       event.target_index >= 0 ? config_.targets[static_cast<size_t>(event.target_index)].name : "?",
                       event.pid, event.comm, static_cast<double>(event.wait_ns) / 1e6);
+        // A wait long enough to move a run-queue rule is judged at the next fast check, not
+        // at the next collection. Not from here: a collection drains this ring buffer.
+        if (event.target_index >= 0 && event.wait_ns >= judge_stall_at_ns_) collect_soon_ = true;
         break;
     }
   }
@@ -185,6 +190,14 @@ class Agent final : public TargetListener {
     oom_victims_.insert(kill.tgid);
     exits_.push_back({static_cast<size_t>(kill.target_index), kill.tgid, true});
     evaluate();
+  }
+
+  void fast_check() {
+    if (collect_soon_) {
+      collect_soon_ = false;
+      if (!collecting_) collect();
+    }
+    check_pauses_in_progress();
   }
 
   // A JVM stuck in a safepoint is failing before its pause ends; reading only the pauses in
@@ -270,6 +283,11 @@ class Agent final : public TargetListener {
   std::set<pid_t> oom_victims_;
   HealthState last_logged_state_ = HealthState::kUnknown;
   bool collecting_ = false;
+  bool collect_soon_ = false;  // a stall event asks for a collection at the next fast check
+  // The shortest wait that can fail the node: a single stall at runq_stall_fail_ms, or one
+  // that alone lifts the window's p99 to runq_p99_fail_ms.
+  const uint64_t judge_stall_at_ns_ =
+      uint64_t{std::min(config_.health.runq_p99_fail_ms, config_.health.runq_stall_fail_ms)} * 1'000'000;
   std::vector<std::unique_ptr<Collector>> collectors_;
   JvmCollector* jvm_ = nullptr;  // owned by collectors_
   TargetTracker tracker_;
