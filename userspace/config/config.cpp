@@ -1200,42 +1200,42 @@ void emit(YAML::Emitter& out, std::string_view key, double number) {
   out << YAML::Key << std::string(key) << YAML::Value << std::string(text.data(), end);
 }
 
-void emit(YAML::Emitter& out, std::string_view key, const std::vector<BalancerServerSpec>& servers) {
+// A list of maps: `emit_fields(out, item)` writes one item's keys.
+template <class Item, class EmitFields>
+void emit_list(YAML::Emitter& out, std::string_view key, const std::vector<Item>& items, EmitFields emit_fields) {
   out << YAML::Key << std::string(key) << YAML::Value << YAML::BeginSeq;
-  for (const BalancerServerSpec& server : servers) {
+  for (const Item& item : items) {
     out << YAML::BeginMap;
-    emit(out, "node_id", server.node_id);
-    emit(out, "name", server.name);
-    emit(out, "address", server.address);
+    emit_fields(out, item);
     out << YAML::EndMap;
   }
   out << YAML::EndSeq;
+}
+
+void emit(YAML::Emitter& out, std::string_view key, const std::vector<BalancerServerSpec>& servers) {
+  emit_list(out, key, servers, [](YAML::Emitter& o, const BalancerServerSpec& server) {
+    emit(o, "node_id", server.node_id);
+    emit(o, "name", server.name);
+    emit(o, "address", server.address);
+  });
 }
 
 void emit(YAML::Emitter& out, std::string_view key, const std::vector<ExecHookSpec>& hooks) {
-  out << YAML::Key << std::string(key) << YAML::Value << YAML::BeginSeq;
-  for (const ExecHookSpec& hook : hooks) {
-    out << YAML::BeginMap;
-    emit(out, "command", hook.command);
-    emit(out, "timeout_ms", hook.timeout_ms);
-    out << YAML::EndMap;
-  }
-  out << YAML::EndSeq;
+  emit_list(out, key, hooks, [](YAML::Emitter& o, const ExecHookSpec& hook) {
+    emit(o, "command", hook.command);
+    emit(o, "timeout_ms", hook.timeout_ms);
+  });
 }
 
 void emit(YAML::Emitter& out, std::string_view key, const std::vector<WebhookSpec>& webhooks) {
-  out << YAML::Key << std::string(key) << YAML::Value << YAML::BeginSeq;
-  for (const WebhookSpec& webhook : webhooks) {
-    out << YAML::BeginMap;
-    emit(out, "url", webhook.url);
-    emit(out, "timeout_ms", webhook.timeout_ms);
-    emit(out, "retries", webhook.retries);
-    emit(out, "token_file", webhook.token_file);
-    emit(out, "token_env", webhook.token_env);
-    emit(out, "token_header", webhook.token_header);
-    out << YAML::EndMap;
-  }
-  out << YAML::EndSeq;
+  emit_list(out, key, webhooks, [](YAML::Emitter& o, const WebhookSpec& webhook) {
+    emit(o, "url", webhook.url);
+    emit(o, "timeout_ms", webhook.timeout_ms);
+    emit(o, "retries", webhook.retries);
+    emit(o, "token_file", webhook.token_file);
+    emit(o, "token_env", webhook.token_env);
+    emit(o, "token_header", webhook.token_header);
+  });
 }
 
 void emit(YAML::Emitter& out, std::string_view key, const std::vector<uint16_t>& numbers) {
@@ -1245,16 +1245,12 @@ void emit(YAML::Emitter& out, std::string_view key, const std::vector<uint16_t>&
 }
 
 void emit(YAML::Emitter& out, std::string_view key, const std::vector<TargetSpec>& targets) {
-  out << YAML::Key << std::string(key) << YAML::Value << YAML::BeginSeq;
-  for (const TargetSpec& target : targets) {
-    out << YAML::BeginMap;
-    emit(out, "name", target.name);
+  emit_list(out, key, targets, [](YAML::Emitter& o, const TargetSpec& target) {
+    emit(o, "name", target.name);
     for (const Selector& selector : kSelectors) {
-      if (!(target.*selector.field).empty()) emit(out, selector.key, target.*selector.field);
+      if (!(target.*selector.field).empty()) emit(o, selector.key, target.*selector.field);
     }
-    out << YAML::EndMap;
-  }
-  out << YAML::EndSeq;
+  });
 }
 
 template <class Fill>
