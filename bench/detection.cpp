@@ -21,8 +21,8 @@
 //   pause  the moment the JVM's safepoint has lasted health.jvm_pause_fail_ms (1000 ms): the
 //          safepoint's begin from the JVM's own -Xlog:safepoint (CLOCK_MONOTONIC, `tn`) plus
 //          1000 ms. Onset and the rule holding are the same moment.
-//   cpu    three busy loops starting beside the target, which is made nice 19 and pinned to
-//          their CPU. The rule (one run-queue wait >= 150 ms, or a p99 >= 100 ms over 2 s) holds
+//   cpu    a real-time busy loop (800 ms busy, 50 ms rest) starting beside the target, which is
+//          pinned to its CPU (tests/support/cpu_starvation.h). The rule (one run-queue wait >= 150 ms, or a p99 >= 100 ms over 2 s) holds
 //          150 ms later at the earliest, and the probe sees a wait only when it ends, so no
 //          "rule -> verdict" figure is given.
 // Verdict: the first failing heartbeat's ts_ms (the agent's CLOCK_REALTIME when it published
@@ -207,7 +207,7 @@ class Rig {
       observe_until = 0;  // until the pause is over (below)
     } else {
       trial.fault_ns = now_ns();
-      starvation = std::make_unique<testing::CpuStarvation>(native_->pid(), testing::last_cpu(), 3, 20s);
+      starvation = std::make_unique<testing::CpuStarvation>(native_->pid(), testing::last_cpu(), 20s);
       trial.onset_ns = trial.fault_ns;
       observe_until = trial.fault_ns + std::chrono::nanoseconds(kCpuStarvation).count();
     }

@@ -1,7 +1,7 @@
 // Pieces shared by the real-fault end-to-end tests (tests/e2e/fault_*_test.cpp) and the
 // detection benchmark (bench/detection.cpp): a `nodepulse agent` child with a config file the
 // caller writes, the sick-able targets (tests/e2e/fault_target.cpp, tests/e2e/java/FaultJvm.java),
-// and the faults themselves: CPU starvation (nice 19, pinned beside busy loops), and the v1
+// and the faults themselves: CPU starvation (cpu_starvation.h), and the v1
 // memory cgroup's OOM notification (an eventfd) that marks an OOM kill's onset.
 // Everything a test starts is killed by its own PID and reaped when its owner goes.
 #pragma once
@@ -26,6 +26,7 @@
 
 #include "agent_check_client.h"
 #include "cgroup.h"
+#include "cpu_starvation.h"
 #include "http_client.h"
 #include "java.h"
 #include "process.h"
@@ -133,57 +134,6 @@ class CgroupedProcess {
 
  private:
   GatedChild gated_;
-};
-
-inline std::vector<pid_t> threads_of(pid_t pid) {
-  std::vector<pid_t> tids;
-  std::error_code error;
-  for (const auto& entry : std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/task", error)) {
-    tids.push_back(static_cast<pid_t>(std::stol(entry.path().filename().string())));
-  }
-  return tids;
-}
-
-// CPU starvation of `victim`: every thread of it pinned to `cpu` at nice 19, beside `hogs`
-// nice-0 busy loops pinned there too (EEVDF then leaves it waits of tens to hundreds of ms).
-// The busy loops end at `deadline` even if nobody stops them; the destructor ends them at once
-// and gives the victim back nice 0 and every CPU.
-class CpuStarvation {
- public:
-  CpuStarvation(pid_t victim, int cpu, int hogs, std::chrono::seconds deadline) : victim_(victim) {
-    for (int i = 0; i < hogs; ++i) {
-      hogs_.push_back(ChildProcess::fork_and_run(
-          [cpu, deadline] {
-            pin_to_cpu(cpu);
-            ::setpriority(PRIO_PROCESS, 0, 0);
-            busy_until(std::chrono::steady_clock::now() + deadline);
-          },
-          deadline + std::chrono::seconds(1)));
-    }
-    cpu_set_t one;
-    CPU_ZERO(&one);
-    CPU_SET(cpu, &one);
-    for (pid_t tid : threads_of(victim_)) {
-      ::sched_setaffinity(tid, sizeof one, &one);
-      ::setpriority(PRIO_PROCESS, static_cast<id_t>(tid), 19);
-    }
-  }
-  CpuStarvation(const CpuStarvation&) = delete;
-  CpuStarvation& operator=(const CpuStarvation&) = delete;
-  ~CpuStarvation() {
-    hogs_.clear();  // SIGKILL by PID and reap
-    cpu_set_t all;
-    CPU_ZERO(&all);
-    for (int cpu = 0; cpu <= last_cpu(); ++cpu) CPU_SET(cpu, &all);
-    for (pid_t tid : threads_of(victim_)) {
-      ::sched_setaffinity(tid, sizeof all, &all);
-      ::setpriority(PRIO_PROCESS, static_cast<id_t>(tid), 0);
-    }
-  }
-
- private:
-  pid_t victim_;
-  std::vector<ChildProcess> hogs_;
 };
 
 // The v1 memory cgroup's OOM notification: an eventfd registered on memory.oom_control through

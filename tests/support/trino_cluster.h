@@ -7,8 +7,7 @@
 //     request (a long safepoint stall, memory growth);
 //   - NodeAgent: `nodepulse agent` for one node, in the root namespace, watching the node's
 //     namespace (network.netns) and its JVM (a cmdline marker unique to the node);
-//   - LoadClient: a bounded client load (count and time) that records every request;
-//   - plus CPU starvation of a process's threads (nice 19, pinned beside busy loops).
+//   - LoadClient: a bounded client load (count and time) that records every request.
 // Everything is removed by its owner — by PID, by name — also when an assertion fails half-way.
 #pragma once
 
@@ -36,6 +35,7 @@
 #include <thread>
 #include <vector>
 
+#include "cpu_starvation.h"
 #include "http_client.h"
 #include "java.h"
 #include "netns.h"
@@ -231,68 +231,6 @@ class StandinJvm {
  private:
   std::string address_;
   ChildProcess process_;
-};
-
-// ---- CPU starvation ----------------------------------------------------------------------
-
-// Every thread of `pid`, now.
-inline std::vector<pid_t> threads_of(pid_t pid) {
-  std::vector<pid_t> tids;
-  std::error_code error;
-  for (const auto& task : std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/task", error)) {
-    tids.push_back(static_cast<pid_t>(std::stol(task.path().filename().string())));
-  }
-  return tids;
-}
-
-// Starves a process of CPU as TESTBED.md describes: all its threads at nice 19, pinned to one
-// CPU, where `hogs` busy loops at nice 0 run too. The destructor ends the loops (by PID) and
-// gives the threads their CPUs and nice 0 back.
-class CpuStarvation {
- public:
-  CpuStarvation(pid_t victim, int cpu, int hogs, std::chrono::seconds deadline) : victim_(victim) {
-    for (int i = 0; i < hogs; ++i) {
-      hogs_.push_back(std::make_unique<ChildProcess>(ChildProcess::fork_and_run(
-          [cpu, deadline] {
-            pin_to_cpu(cpu);
-            busy_until(std::chrono::steady_clock::now() + deadline);
-          },
-          deadline + std::chrono::seconds(5))));
-    }
-    cpu_set_t one;
-    CPU_ZERO(&one);
-    CPU_SET(cpu, &one);
-    apply(one, 19);
-  }
-  CpuStarvation(const CpuStarvation&) = delete;
-  CpuStarvation& operator=(const CpuStarvation&) = delete;
-  ~CpuStarvation() { end(); }
-
-  // Stops the loops and restores the victim; idempotent.
-  void end() {
-    if (ended_) return;
-    ended_ = true;
-    hogs_.clear();
-    cpu_set_t all;
-    CPU_ZERO(&all);
-    for (int cpu = 0; cpu <= last_cpu(); ++cpu) CPU_SET(cpu, &all);
-    apply(all, 0);
-  }
-
- private:
-  // Threads made meanwhile inherit from their creator, so two passes catch a pool that grows.
-  void apply(const cpu_set_t& cpus, int nice) const {
-    for (int pass = 0; pass < 2; ++pass) {
-      for (pid_t tid : threads_of(victim_)) {
-        ::sched_setaffinity(tid, sizeof cpus, &cpus);
-        ::setpriority(PRIO_PROCESS, static_cast<id_t>(tid), nice);
-      }
-    }
-  }
-
-  pid_t victim_;
-  bool ended_ = false;
-  std::vector<std::unique_ptr<ChildProcess>> hogs_;
 };
 
 // ---- a node's agent ----------------------------------------------------------------------
