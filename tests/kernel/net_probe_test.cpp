@@ -449,14 +449,22 @@ TEST_P(NetProbeFamilyTest, TrafficOnANonClusterPortCountsNothing) {
   pair.a().ip({"link", "set", VethPair::kDevice, "gso_max_segs", "1"});
   pair.a().ip({v6() ? "-6" : "-4", "route", "replace", v6() ? "fd00:200::/64" : "10.200.0.0/24", "dev",
                VethPair::kDevice, "rto_min", "10ms"});
-  pair.b().exec({iptables(), "-A", "INPUT", "-p", "tcp", "--dport", std::to_string(kOtherPort), "-m", "statistic",
-                 "--mode", "random", "--probability", "0.2", "-j", "DROP"});
+  const std::vector<std::string> lose_a_fifth = {"INPUT", "-p", "tcp", "--dport", std::to_string(kOtherPort), "-m",
+                                                 "statistic", "--mode", "random", "--probability", "0.2", "-j", "DROP"};
+  auto with = [this](std::string action, const std::vector<std::string>& rule) {
+    std::vector<std::string> argv{iptables(), std::move(action)};
+    argv.insert(argv.end(), rule.begin(), rule.end());
+    return argv;
+  };
+  pair.b().exec(with("-A", lose_a_fifth));
   auto client_side = start_probe(pair.a());
   auto server_side = start_probe(pair.b());
 
   const Transfer lossy = transfer(pair.a(), pair.b(), on_b(kOtherPort), 256 << 10, 20s);
   ASSERT_TRUE(lossy.all_acknowledged);
   ASSERT_GT(lossy.info.tcpi_total_retrans, 0u) << "the loss happened";
+  // The refused connect must not lose its SYN: twice lost (1 in 25) outlasts its 2 s.
+  pair.b().exec(with("-D", lose_a_fifth));
   const ConnectOutcome refused = connect_from(pair.a(), on_b(kOtherPort), 2s);
   ASSERT_EQ(refused.error, ECONNREFUSED);
 
