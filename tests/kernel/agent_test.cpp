@@ -229,12 +229,32 @@ TEST(Agent, CheckPassesOnThisKernel) {
   ASSERT_TRUE(status.has_value());
   const std::string text = read_file(log);
   EXPECT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) == 0) << text;
+  EXPECT_NE(text.find("privileges                               ok    CAP_SYS_ADMIN\n"), std::string::npos) << text;
   EXPECT_NE(text.find("sched: load (verifier)"), std::string::npos) << text;
   EXPECT_NE(text.find("sched: tp_btf/sched_switch"), std::string::npos) << text;
   // Which path each probe takes, and why: the best this kernel has.
   EXPECT_NE(text.find("sched: attach"), std::string::npos) << text;
   EXPECT_NE(text.find("tp_btf (the best this kernel supports"), std::string::npos) << text;
   EXPECT_NE(text.find("ring buffer (the best this kernel supports)"), std::string::npos) << text;
+  std::filesystem::remove(log);
+}
+
+// With only CAP_BPF + CAP_PERFMON the probes load, and `check` still passes, but it warns about
+// what the agent will lack: the JVM pause probes' uprobes and targets of other users.
+TEST(Agent, CheckWarnsAboutTheCapabilitiesTheAgentNeedsBeyondLoading) {
+  NODEPULSE_REQUIRE_ROOT();
+  const std::string log = temp_path("check_caps.log");
+  ChildProcess check =
+      ChildProcess::spawn({"setpriv", "--bounding-set", "-sys_admin,-sys_ptrace", NODEPULSE_BINARY, "check"}, log);
+  const auto status = check.wait_for_exit(30s);
+  ASSERT_TRUE(status.has_value());
+  const std::string text = read_file(log);
+  EXPECT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) == 0) << text;
+  EXPECT_NE(text.find("warn  CAP_BPF + CAP_PERFMON; without CAP_SYS_ADMIN the JVM pause probes cannot attach"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("without CAP_SYS_PTRACE targets of other users cannot be read"), std::string::npos) << text;
+  EXPECT_NE(text.find("sched: load (verifier)"), std::string::npos) << text;
   std::filesystem::remove(log);
 }
 

@@ -40,11 +40,17 @@ FeatureCheck check_privileges() {
   const uint64_t caps = effective_capabilities();
   const bool admin = has_capability(caps, CAP_SYS_ADMIN);
   const bool bpf_and_perfmon = has_capability(caps, CAP_BPF) && has_capability(caps, CAP_PERFMON);
-  if (admin || bpf_and_perfmon) {
-    return {"privileges", FeatureCheck::Status::kOk, admin ? "CAP_SYS_ADMIN" : "CAP_BPF + CAP_PERFMON"};
+  if (!admin && !bpf_and_perfmon) {
+    return {"privileges", FeatureCheck::Status::kFail,
+            "needs CAP_BPF and CAP_PERFMON (or CAP_SYS_ADMIN): run the agent as root"};
   }
-  return {"privileges", FeatureCheck::Status::kFail,
-          "needs CAP_BPF and CAP_PERFMON (or CAP_SYS_ADMIN): run the agent as root"};
+  // What the kernel probes load with is not all the agent needs (userspace/common/privileges.h
+  // lists what it keeps after start-up, and why).
+  std::string missing;
+  if (!admin) missing += "; without CAP_SYS_ADMIN the JVM pause probes cannot attach (a uprobe's perf_event_open answers EACCES)";
+  if (!has_capability(caps, CAP_SYS_PTRACE)) missing += "; without CAP_SYS_PTRACE targets of other users cannot be read (/proc/PID/maps, /proc/PID/root)";
+  const std::string held = admin ? "CAP_SYS_ADMIN" : "CAP_BPF + CAP_PERFMON";
+  return {"privileges", missing.empty() ? FeatureCheck::Status::kOk : FeatureCheck::Status::kWarn, held + missing};
 }
 
 FeatureCheck check_btf() {
