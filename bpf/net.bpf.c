@@ -2,10 +2,11 @@
 /* TCP health of the cluster's connections, per peer: retransmits, resets, active-open results and
  * latency, passive opens, errors reported to sockets, smoothed RTT, receive-buffer drops.
  *
- * Two attach paths, chosen by userspace before load: tp_btf (5.11+) and raw_tp, the same
- * programs compiled twice from net_programs.bpf.h. There is no classic-tracepoint path: the
- * classic records of inet_sk_error_report, sock_rcvqueue_full and (before 6.11) kfree_skb carry
- * no socket to scope by namespace and cluster port.
+ * Three attach paths, chosen by userspace before load: tp_btf (5.11+) and raw_tp, the same
+ * programs compiled twice from net_programs.bpf.h, and classic tracepoints (at the end of this
+ * file), whose records carry the same socket and skb pointers for most hooks and run the raw_tp
+ * bodies on them. Where a classic record carries no socket the loss is named in the probe's
+ * degraded lines (userspace/probes/net_probe.cpp).
  *
  * Only sockets in one network namespace (netns_ino) whose local or remote port is a cluster port
  * (cluster_ports) count; every other socket costs a port lookup and returns. */
@@ -157,6 +158,19 @@ static __always_inline __u64 tcp_segments(const struct sk_buff *skb)
 	return segs ? segs : 1;
 }
 
+/* An error handed to a socket's owner (sk_err, positive), by kind. */
+static __always_inline void count_socket_error(struct np_net_peer_stats *stats, int err)
+{
+	if (err == ECONNREFUSED)
+		np_inc(stats->errors_refused);
+	else if (err == ETIMEDOUT)
+		np_inc(stats->errors_timeout);
+	else if (err == ECONNRESET || err == EPIPE)
+		np_inc(stats->errors_reset);
+	else
+		np_inc(stats->errors_other);
+}
+
 static __always_inline void count_rcvqueue_full(void)
 {
 	struct np_net_stats *node = node_stats();
@@ -187,3 +201,118 @@ static __always_inline void count_rcvqueue_full(void)
 #undef NP_FN
 #undef NP_SEC
 #undef NP_RD
+
+/* Classic tracepoints (SEC("tracepoint/<category>/<name>"), prefixed tp_): the record's fields,
+ * relocated by CO-RE against this kernel's trace_event_raw_* layout. The pointers are read as
+ * the raw_tp copies read theirs. sock_rcvqueue_full is not here: its record names no socket, and
+ * TCP, the only protocol counted, does not reach it (kfree_skb counts TCP's drops). */
+
+/* The record of the event class tcp_event_sk_skb, which tcp_retransmit_skb (before its `err`,
+ * 6.13) and tcp_send_reset (before its `reason`, 6.10) belonged to; this vmlinux.h is newer. The
+ * ___old flavor relocates against the kernel's struct of the name without it. */
+struct trace_event_raw_tcp_event_sk_skb___old {
+	const void *skbaddr;
+	const void *skaddr;
+} __attribute__((preserve_access_index));
+
+/* `err` since 6.13: an attempt that sent nothing is not a retransmission on the wire. */
+SEC("tracepoint/tcp/tcp_retransmit_skb")
+int tp_tcp_retransmit_skb(void *ctx)
+{
+	if (bpf_core_type_exists(struct trace_event_raw_tcp_retransmit_skb)) {
+		struct trace_event_raw_tcp_retransmit_skb *record = ctx;
+
+		if (bpf_core_field_exists(record->err) && record->err != 0)
+			return 0;
+		raw_count_retransmit(record->skaddr, record->skbaddr);
+	} else {
+		struct trace_event_raw_tcp_event_sk_skb___old *record = ctx;
+
+		raw_count_retransmit(record->skaddr, record->skbaddr);
+	}
+	return 0;
+}
+
+SEC("tracepoint/tcp/tcp_send_reset")
+int tp_tcp_send_reset(void *ctx)
+{
+	if (bpf_core_type_exists(struct trace_event_raw_tcp_send_reset)) {
+		struct trace_event_raw_tcp_send_reset *record = ctx;
+
+		raw_on_tcp_send_reset(record->skaddr, record->skbaddr);
+	} else {
+		struct trace_event_raw_tcp_event_sk_skb___old *record = ctx;
+
+		raw_on_tcp_send_reset(record->skaddr, record->skbaddr);
+	}
+	return 0;
+}
+
+/* Of the event class tcp_event_sk. */
+SEC("tracepoint/tcp/tcp_receive_reset")
+int tp_tcp_receive_reset(struct trace_event_raw_tcp_event_sk *ctx)
+{
+	raw_on_tcp_receive_reset(ctx->skaddr);
+	return 0;
+}
+
+SEC("tracepoint/sock/inet_sock_set_state")
+int tp_inet_sock_set_state(struct trace_event_raw_inet_sock_set_state *ctx)
+{
+	raw_on_inet_sock_set_state(ctx->skaddr, ctx->oldstate, ctx->newstate);
+	return 0;
+}
+
+/* The record names no socket, only its addresses and ports: the cluster-port filter applies, the
+ * namespace filter cannot (an error of a socket in any namespace counts), and the socket's kind
+ * is the record's protocol. Userspace says so in the probe's degraded lines. */
+SEC("tracepoint/sock/inet_sk_error_report")
+int tp_inet_sk_error_report(struct trace_event_raw_inet_sk_error_report *ctx)
+{
+	struct np_net_peer_stats *stats;
+	struct np_net_peer_key key;
+	__u32 words[4];
+
+	if (ctx->protocol != IPPROTO_TCP)
+		return 0;
+	/* sport and dport are in host order in the record. */
+	if (!is_cluster_port(ctx->sport) && !is_cluster_port(ctx->dport))
+		return 0;
+	/* Read, not loaded: the verifier refuses a load through a ctx pointer moved by a relocated
+	 * offset, which is what an array field of the record becomes. */
+	__builtin_memset(&key, 0, sizeof(key));
+	if (ctx->family == NP_NET_FAMILY_INET) {
+		if (bpf_core_read(words, 4, &ctx->daddr))
+			return 0;
+		set_inet_peer(&key, words[0]);
+	} else if (ctx->family == NP_NET_FAMILY_INET6) {
+		if (bpf_core_read(words, 16, &ctx->daddr_v6))
+			return 0;
+		set_inet6_peer(&key, words);
+	} else {
+		return 0;
+	}
+	stats = peer_stats(&key);
+	if (stats)
+		count_socket_error(stats, ctx->error);
+	return 0;
+}
+
+/* Older kernels' records carry only addresses, ports and srtt, no socket; userspace loads this
+ * only when this kernel's record has skaddr. */
+SEC("tracepoint/tcp/tcp_probe")
+int tp_tcp_probe(struct trace_event_raw_tcp_probe *ctx)
+{
+	if (bpf_core_field_exists(ctx->skaddr))
+		raw_on_tcp_probe((struct sock *)ctx->skaddr);
+	return 0;
+}
+
+/* rx_sk is in the record since 6.11, as it is a tracepoint argument; userspace loads this only then. */
+SEC("tracepoint/skb/kfree_skb")
+int tp_kfree_skb(struct trace_event_raw_kfree_skb *ctx)
+{
+	if (bpf_core_field_exists(ctx->rx_sk))
+		raw_on_kfree_skb(ctx->reason, ctx->rx_sk);
+	return 0;
+}

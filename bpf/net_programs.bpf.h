@@ -7,7 +7,9 @@
  *   NP_FN(name)     the name of a function or program of this copy
  *   NP_SEC(hook)    the program's section
  *   NP_RD(p, f)     p->f
- * Programs keep the tp_btf names; the raw_tp copies are prefixed raw_. */
+ * Programs keep the tp_btf names; the raw_tp copies are prefixed raw_. A program's body is an
+ * NP_FN(on_<hook>) function, so the classic-tracepoint programs in net.bpf.c, which read the same
+ * pointers from the tracepoint's record, run the raw_ copy of it. */
 
 static __always_inline bool NP_FN(net_is_watched)(const struct net *net)
 {
@@ -169,34 +171,44 @@ static __always_inline bool NP_FN(reset_peer_of_skb)(const struct sk_buff *skb, 
 
 /* sk is NULL for a reset answering a packet that found no socket (a closed port); kernels before
  * 6.10 (commit 19822a980e19) do not fire then at all. */
-NP_SEC(tcp_send_reset)
-int NP_PROG(NP_FN(tcp_send_reset), const struct sock *sk, const struct sk_buff *skb)
+static __always_inline void NP_FN(on_tcp_send_reset)(const struct sock *sk, const struct sk_buff *skb)
 {
 	struct np_net_peer_stats *stats;
 	struct np_net_peer_key key;
 
 	if (sk && NP_RD(sk, __sk_common.skc_state) != TCP_LISTEN) {
 		if (!NP_FN(sock_in_scope)(sk) || !NP_FN(peer_of_sock)(sk, &key))
-			return 0;
+			return;
 	} else if (!skb || !NP_FN(reset_peer_of_skb)(skb, &key)) {
-		return 0;
+		return;
 	}
 	stats = peer_stats(&key);
 	if (stats)
 		np_inc(stats->resets_sent);
+}
+
+NP_SEC(tcp_send_reset)
+int NP_PROG(NP_FN(tcp_send_reset), const struct sock *sk, const struct sk_buff *skb)
+{
+	NP_FN(on_tcp_send_reset)(sk, skb);
 	return 0;
+}
+
+static __always_inline void NP_FN(on_tcp_receive_reset)(const struct sock *sk)
+{
+	struct np_net_peer_stats *stats;
+
+	if (!NP_FN(sock_in_scope)(sk))
+		return;
+	stats = NP_FN(sock_peer_stats)(sk);
+	if (stats)
+		np_inc(stats->resets_received);
 }
 
 NP_SEC(tcp_receive_reset)
 int NP_PROG(NP_FN(tcp_receive_reset), struct sock *sk)
 {
-	struct np_net_peer_stats *stats;
-
-	if (!NP_FN(sock_in_scope)(sk))
-		return 0;
-	stats = NP_FN(sock_peer_stats)(sk);
-	if (stats)
-		np_inc(stats->resets_received);
+	NP_FN(on_tcp_receive_reset)(sk);
 	return 0;
 }
 
@@ -241,8 +253,7 @@ static __always_inline void NP_FN(connect_finished)(const struct sock *sk, int n
 		np_inc(stats->connects_other);
 }
 
-NP_SEC(inet_sock_set_state)
-int NP_PROG(NP_FN(inet_sock_set_state), const struct sock *sk, const int oldstate, const int newstate)
+static __always_inline void NP_FN(on_inet_sock_set_state)(const struct sock *sk, int oldstate, int newstate)
 {
 	struct np_net_peer_stats *stats;
 	struct np_net_drops *d;
@@ -251,14 +262,14 @@ int NP_PROG(NP_FN(inet_sock_set_state), const struct sock *sk, const int oldstat
 
 	if (oldstate != TCP_SYN_SENT && newstate != TCP_SYN_SENT &&
 	    !(oldstate == TCP_SYN_RECV && newstate == TCP_ESTABLISHED))
-		return 0;
+		return;
 	/* On CLOSE -> SYN_SENT the local port may still be 0 (chosen right after); the remote
 	 * port decides then. */
 	if (!NP_FN(sock_in_scope)(sk))
-		return 0;
+		return;
 	tp = NP_FN(as_tcp)(sk);
 	if (!tp)
-		return 0;
+		return;
 
 	if (newstate == TCP_SYN_SENT) {
 		key = (__u64)sk;
@@ -268,17 +279,23 @@ int NP_PROG(NP_FN(inet_sock_set_state), const struct sock *sk, const int oldstat
 			if (d)
 				d->connect_table++;
 		}
-		return 0;
+		return;
 	}
 	if (oldstate == TCP_SYN_SENT) {
 		NP_FN(connect_finished)(sk, newstate);
-		return 0;
+		return;
 	}
 	stats = NP_FN(sock_peer_stats)(sk);
 	if (!stats)
-		return 0;
+		return;
 	np_inc(stats->accepts);
 	NP_FN(sample_srtt)(tp, stats);
+}
+
+NP_SEC(inet_sock_set_state)
+int NP_PROG(NP_FN(inet_sock_set_state), const struct sock *sk, const int oldstate, const int newstate)
+{
+	NP_FN(on_inet_sock_set_state)(sk, oldstate, newstate);
 	return 0;
 }
 
@@ -289,22 +306,13 @@ NP_SEC(inet_sk_error_report)
 int NP_PROG(NP_FN(inet_sk_error_report), const struct sock *sk)
 {
 	struct np_net_peer_stats *stats;
-	int err;
 
 	if (!NP_FN(sock_in_scope)(sk) || !NP_FN(as_tcp)(sk))
 		return 0;
 	stats = NP_FN(sock_peer_stats)(sk);
 	if (!stats)
 		return 0;
-	err = NP_RD(sk, sk_err);
-	if (err == ECONNREFUSED)
-		np_inc(stats->errors_refused);
-	else if (err == ETIMEDOUT)
-		np_inc(stats->errors_timeout);
-	else if (err == ECONNRESET || err == EPIPE)
-		np_inc(stats->errors_reset);
-	else
-		np_inc(stats->errors_other);
+	count_socket_error(stats, NP_RD(sk, sk_err));
 	return 0;
 }
 
@@ -330,8 +338,7 @@ static __always_inline __u64 *NP_FN(srtt_next_sample_of)(struct sock *sk)
  * but a cluster connection, and reads srtt at most every srtt_sample_interval_ns per connection.
  * The clock is the socket's own tcp_mstamp (CLOCK_MONOTONIC µs, refreshed with every segment it
  * handles; here still the previous one's time): a load instead of a helper call per segment. */
-NP_SEC(tcp_probe)
-int NP_PROG(NP_FN(tcp_probe), struct sock *sk, const struct sk_buff *skb)
+static __always_inline void NP_FN(on_tcp_probe)(struct sock *sk)
 {
 	struct np_net_peer_stats *stats;
 	struct np_net_drops *d;
@@ -339,24 +346,30 @@ int NP_PROG(NP_FN(tcp_probe), struct sock *sk, const struct sk_buff *skb)
 	__u64 *next_us, now_us;
 
 	if (!NP_FN(sock_in_scope)(sk))
-		return 0;
+		return;
 	tp = NP_FN(as_tcp)(sk);
 	if (!tp)
-		return 0;
+		return;
 	next_us = NP_FN(srtt_next_sample_of)(sk);
 	if (!next_us) {
 		d = drops();
 		if (d)
 			d->srtt_storage++;
-		return 0;
+		return;
 	}
 	now_us = NP_RD(tp, tcp_mstamp);
 	if (now_us < *next_us)
-		return 0;
+		return;
 	*next_us = now_us + srtt_sample_interval_ns / 1000;
 	stats = NP_FN(sock_peer_stats)(sk);
 	if (stats)
 		NP_FN(sample_srtt)(tp, stats);
+}
+
+NP_SEC(tcp_probe)
+int NP_PROG(NP_FN(tcp_probe), struct sock *sk, const struct sk_buff *skb)
+{
+	NP_FN(on_tcp_probe)(sk);
 	return 0;
 }
 
@@ -375,8 +388,7 @@ int NP_PROG(NP_FN(sock_rcvqueue_full), struct sock *sk, struct sk_buff *skb)
  * data pruned or refused for memory, data into a zero window. rx_sk, the receiving socket, is a
  * tracepoint argument since 6.11; userspace loads this program only then. Every enumerator below
  * exists since 5.19, and CO-RE relocates its value. */
-NP_SEC(kfree_skb)
-int NP_PROG(NP_FN(kfree_skb), struct sk_buff *skb, void *location, enum skb_drop_reason reason, struct sock *rx_sk)
+static __always_inline void NP_FN(on_kfree_skb)(enum skb_drop_reason reason, const struct sock *rx_sk)
 {
 	if (reason != bpf_core_enum_value(enum skb_drop_reason, SKB_DROP_REASON_PROTO_MEM) &&
 	    reason != bpf_core_enum_value(enum skb_drop_reason, SKB_DROP_REASON_SOCKET_BACKLOG) &&
@@ -384,8 +396,14 @@ int NP_PROG(NP_FN(kfree_skb), struct sk_buff *skb, void *location, enum skb_drop
 	    reason != bpf_core_enum_value(enum skb_drop_reason, SKB_DROP_REASON_TCP_OFO_QUEUE_PRUNE) &&
 	    reason != bpf_core_enum_value(enum skb_drop_reason, SKB_DROP_REASON_TCP_OFO_DROP) &&
 	    reason != bpf_core_enum_value(enum skb_drop_reason, SKB_DROP_REASON_TCP_ZEROWINDOW))
-		return 0;
+		return;
 	if (rx_sk && NP_FN(sock_in_scope)(rx_sk) && NP_FN(as_tcp)(rx_sk))
 		count_rcvqueue_full();
+}
+
+NP_SEC(kfree_skb)
+int NP_PROG(NP_FN(kfree_skb), struct sk_buff *skb, void *location, enum skb_drop_reason reason, struct sock *rx_sk)
+{
+	NP_FN(on_kfree_skb)(reason, rx_sk);
 	return 0;
 }

@@ -276,7 +276,7 @@ TEST(Agent, CheckReportsTheForcedFallbackPaths) {
        {"tracepoint (forced by probes.attach; queue timestamps from wakeup hooks: classic tracepoints",
         "ring buffer (forced by probes.events)", "sched: tracepoint sched/sched_switch",
         "mem: tracepoint vmscan/mm_vmscan_direct_reclaim_begin", "sched: degraded",
-        "raw_tp (probes.attach=tracepoint: this probe has no classic-tracepoint path", "net: raw_tp/tcp_probe",
+        "net: tracepoint tcp/tcp_retransmit_skb", "inet_sk_error_report names no socket",
         "jvm: attach", "usdt (HotSpot's USDT probes"}},
   };
   for (const Forced& forced : cases) {

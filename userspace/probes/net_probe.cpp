@@ -50,24 +50,16 @@ struct ProgramChoice {
   bool retransmit_has_err = false;  // 6.13+: tcp_retransmit_skb also fires for failed attempts
   bool error_report = false;        // 5.15+: inet_sk_error_report
   bool kfree_skb_rx_sk = false;     // 6.11+: kfree_skb names the receiving socket
+  bool tcp_probe = true;            // classic path: only when tcp_probe's record has skaddr
   std::vector<std::string> degraded;
 };
 
-// tp_btf or raw_tp: a forced classic-tracepoint path takes raw_tp, the closest this probe has.
 const KernelSupport& kernel_of(const NetProbe::Options& options) {
   return options.kernel ? *options.kernel : KernelSupport::detect();
 }
 
 Result<PathChoice<AttachPath>> choose_attach(const NetProbe::Options& options) {
-  const PathRequest& request = options.paths;
-  const bool classic = request.attach == AttachPath::kTracepoint;
-  auto attach = choose_attach_path(classic ? AttachPath::kRawTp : request.attach, kernel_of(options));
-  if (!attach) return attach.error();
-  if (attach->path == AttachPath::kTracepoint) {
-    return Error{"the net probe needs tp_btf or raw_tp programs (" + attach->reason + ")"};
-  }
-  if (classic) attach->reason = "probes.attach=tracepoint: this probe has no classic-tracepoint path, raw_tp is the closest";
-  return attach;
+  return choose_attach_path(options.paths.attach, kernel_of(options));
 }
 
 Result<ProgramChoice> choose_programs(const NetProbe::Options& options) {
@@ -85,6 +77,20 @@ Result<ProgramChoice> choose_programs(const NetProbe::Options& options) {
   if (!choice.kfree_skb_rx_sk) {
     choice.degraded.push_back(
         "kfree_skb does not name the receiving socket (kernel < 6.11): TCP receive-buffer drops are not counted");
+  }
+  if (choice.attach.path == AttachPath::kTracepoint) {
+    // The classic records of these two carry addresses and ports but no socket.
+    if (choice.error_report) {
+      choice.degraded.push_back(
+          "classic tracepoints: inet_sk_error_report names no socket, so nodepulse_tcp_errors_total counts "
+          "cluster-port errors of every network namespace, not only the watched one");
+    }
+    choice.tcp_probe = kernel_struct_has_member("trace_event_raw_tcp_probe", "skaddr");
+    if (!choice.tcp_probe) {
+      choice.degraded.push_back(
+          "classic tracepoints: tcp_probe names no socket on this kernel, so nodepulse_tcp_srtt_seconds is sampled "
+          "only at connects, accepts and retransmits");
+    }
   }
   return choice;
 }
@@ -120,6 +126,8 @@ Result<NetSkeleton> open_and_load(const NetProbe::Options& options, uint32_t net
   skeleton->rodata->has_probe_read_kernel = kernel_of(options).probe_read_kernel ? 1 : 0;
   const auto& progs = skeleton->progs;
   const bool btf = choice.attach.path == AttachPath::kTpBtf;
+  const bool raw = choice.attach.path == AttachPath::kRawTp;
+  const bool classic = choice.attach.path == AttachPath::kTracepoint;
   const auto load = [](bpf_program* program, bool on) { bpf_program__set_autoload(program, on); };
   load(progs.tcp_retransmit_skb, btf && !choice.retransmit_has_err);
   load(progs.tcp_retransmit_skb_err, btf && choice.retransmit_has_err);
@@ -130,20 +138,30 @@ Result<NetSkeleton> open_and_load(const NetProbe::Options& options, uint32_t net
   load(progs.tcp_probe, btf);
   load(progs.sock_rcvqueue_full, btf);
   load(progs.kfree_skb, btf && choice.kfree_skb_rx_sk);
-  load(progs.raw_tcp_retransmit_skb, !btf && !choice.retransmit_has_err);
-  load(progs.raw_tcp_retransmit_skb_err, !btf && choice.retransmit_has_err);
-  load(progs.raw_tcp_send_reset, !btf);
-  load(progs.raw_tcp_receive_reset, !btf);
-  load(progs.raw_inet_sock_set_state, !btf);
-  load(progs.raw_inet_sk_error_report, !btf && choice.error_report);
-  load(progs.raw_tcp_probe, !btf);
-  load(progs.raw_sock_rcvqueue_full, !btf);
-  load(progs.raw_kfree_skb, !btf && choice.kfree_skb_rx_sk);
-  // Socket storage on tp_btf, an LRU hash on raw_tp: the one not used is not created.
+  load(progs.raw_tcp_retransmit_skb, raw && !choice.retransmit_has_err);
+  load(progs.raw_tcp_retransmit_skb_err, raw && choice.retransmit_has_err);
+  load(progs.raw_tcp_send_reset, raw);
+  load(progs.raw_tcp_receive_reset, raw);
+  load(progs.raw_inet_sock_set_state, raw);
+  load(progs.raw_inet_sk_error_report, raw && choice.error_report);
+  load(progs.raw_tcp_probe, raw);
+  load(progs.raw_sock_rcvqueue_full, raw);
+  load(progs.raw_kfree_skb, raw && choice.kfree_skb_rx_sk);
+  // One program handles both tcp_retransmit_skb records (with `err` or without). No
+  // sock_rcvqueue_full: its record names no socket, and TCP does not reach it.
+  load(progs.tp_tcp_retransmit_skb, classic);
+  load(progs.tp_tcp_send_reset, classic);
+  load(progs.tp_tcp_receive_reset, classic);
+  load(progs.tp_inet_sock_set_state, classic);
+  load(progs.tp_inet_sk_error_report, classic && choice.error_report);
+  load(progs.tp_tcp_probe, classic && choice.tcp_probe);
+  load(progs.tp_kfree_skb, classic && choice.kfree_skb_rx_sk);
+  // Socket storage on tp_btf, an LRU hash on raw_tp and classic tracepoints (both run the raw_tp
+  // bodies): the one not used is not created.
   if (int err = bpf_map__set_autocreate(skeleton->maps.srtt_next_sample, btf)) {
     return errno_error("configuring the net socket storage", err);
   }
-  if (int err = bpf_map__set_autocreate(skeleton->maps.srtt_next_sample_raw, !btf)) {
+  if (int err = bpf_map__set_autocreate(skeleton->maps.srtt_next_sample_raw, raw || (classic && choice.tcp_probe))) {
     return errno_error("configuring the net srtt map", err);
   }
   if (int err = net_bpf__load(skeleton.get())) return errno_error("loading the net BPF programs", err);
@@ -219,9 +237,19 @@ ProbeRequirements NetProbe::requirements(const Options& options) {
   requirements.probe = "net";
   auto attach = choose_attach(options);
   if (!attach) return requirements;  // `check` reports the plan's error
-  std::vector<std::string> hooks = {"tcp_retransmit_skb", "tcp_send_reset", "tcp_receive_reset",
-                                    "inet_sock_set_state", "tcp_probe", "sock_rcvqueue_full"};
-  (attach->path == AttachPath::kTpBtf ? requirements.btf_tracepoints : requirements.raw_tracepoints) = hooks;
+  switch (attach->path) {
+    case AttachPath::kTpBtf:
+    case AttachPath::kRawTp:
+      (attach->path == AttachPath::kTpBtf ? requirements.btf_tracepoints : requirements.raw_tracepoints) = {
+          "tcp_retransmit_skb", "tcp_send_reset",   "tcp_receive_reset",
+          "inet_sock_set_state", "tcp_probe", "sock_rcvqueue_full"};
+      break;
+    case AttachPath::kTracepoint:
+      // tcp_probe is optional here (only a record with skaddr helps), and sock_rcvqueue_full unused.
+      requirements.tracepoints = {"tcp/tcp_retransmit_skb", "tcp/tcp_send_reset", "tcp/tcp_receive_reset",
+                                  "sock/inet_sock_set_state"};
+      break;
+  }
   return requirements;
 }
 

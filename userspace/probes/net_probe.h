@@ -31,8 +31,8 @@ class NetProbe {
     uint32_t peer_table_entries = 4096;
     // How often at most the smoothed RTT of one connection is sampled.
     uint64_t srtt_sample_interval_ns = 100'000'000;
-    // probes.attach (tp_btf or raw_tp; this probe has no classic-tracepoint path). probes.events
-    // does not apply: the probe sends no events.
+    // probes.attach (tp_btf, raw_tp or tracepoint; the classic path names its losses in
+    // degraded()). probes.events does not apply: the probe sends no events.
     PathRequest paths = {};
     // What to assume this kernel supports; nullopt = probe it. A subset of the real support
     // poses as an older kernel (tests run 5.4's choices here).
@@ -65,7 +65,8 @@ class NetProbe {
 
   // The inode of the watched network namespace.
   uint32_t netns_inode() const;
-  // Optional hooks this kernel lacks, each with what goes missing (empty on 6.13+).
+  // Optional hooks this kernel or path lacks, each with what goes missing (empty on 6.13+ with
+  // tp_btf or raw_tp).
   const std::vector<std::string>& degraded() const;
   AttachPath attach_path() const;
   const ProbePlan& paths() const;  // what plan() said at load
