@@ -97,10 +97,18 @@ inline Exchange exchange(int fd, std::string_view request, bool half_close, std:
     const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
     return static_cast<int>(std::max<int64_t>(0, left.count()));
   };
+  // libFuzzer's SIGALRM (its -timeout watchdog, every second) interrupts poll(): wait on.
+  const auto wait_for = [&](short events) {
+    pollfd entry{fd, events, 0};
+    int ready;
+    do {
+      ready = ::poll(&entry, 1, left_ms());
+    } while (ready < 0 && errno == EINTR);
+    return ready > 0;
+  };
   Exchange result;
   while (!request.empty()) {
-    pollfd entry{fd, POLLOUT, 0};
-    if (::poll(&entry, 1, left_ms()) <= 0) break;
+    if (!wait_for(POLLOUT)) break;
     const ssize_t sent = ::send(fd, request.data(), request.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
     if (sent <= 0) break;  // the server closed early: fine, read what it said
     request.remove_prefix(static_cast<std::size_t>(sent));
@@ -108,8 +116,7 @@ inline Exchange exchange(int fd, std::string_view request, bool half_close, std:
   if (half_close) ::shutdown(fd, SHUT_WR);
   char buffer[4096];
   for (;;) {
-    pollfd entry{fd, POLLIN, 0};
-    if (::poll(&entry, 1, left_ms()) <= 0) return result;
+    if (!wait_for(POLLIN)) return result;
     const ssize_t got = ::recv(fd, buffer, sizeof buffer, MSG_DONTWAIT);
     if (got <= 0) {
       result.closed_by_server = true;
