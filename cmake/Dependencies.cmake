@@ -25,6 +25,8 @@ pkg_check_modules(LIBBPF REQUIRED IMPORTED_TARGET libbpf>=1.0)
 nodepulse_require_version("libbpf" "${LIBBPF_VERSION}" 1.0 "Run scripts/setup.")
 # libcap: the agent drops its capabilities after start-up (userspace/common/privileges.h).
 pkg_check_modules(LIBCAP REQUIRED IMPORTED_TARGET libcap)
+# libyaml checks config syntax before yaml-cpp sees it (userspace/config/yaml_syntax.h).
+pkg_check_modules(LIBYAML REQUIRED IMPORTED_TARGET yaml-0.1)
 
 find_package(Threads REQUIRED)
 find_package(spdlog 1.9 REQUIRED)

@@ -10,7 +10,6 @@
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
-#include <cstdio>
 #include <array>
 #include <cctype>
 #include <cerrno>
@@ -24,6 +23,7 @@
 #include <variant>
 
 #include "common/unique_fd.h"
+#include "config/yaml_syntax.h"
 
 namespace nodepulse {
 namespace {
@@ -876,112 +876,11 @@ void read_config(Section& top, Config& config) {
 
 // ---- Loading the YAML text.
 
-// yaml-cpp 0.7 (Debian 12) never returns, allocating without bound, when a ',' stands where a
-// document's root node, or what follows it, belongs: ",", "[a],b", "'x',y", "&a ,", "--- ,"
-// (found by fuzz/config_fuzz.cpp; YAML::LoadAll on any of them reproduces it). No valid YAML
-// has a ',' there (it cannot start a plain scalar, and nothing may follow a root flow node), so
-// such text is refused before yaml-cpp sees it. The same goes for a ',' opening a line outside
-// any flow collection ("- a\n, b" hangs it too): YAML would take it for the rest of a plain
-// scalar, which no setting here spans lines for. A ',' inside a plain scalar ("a,b",
-// "x[1],y"), a flow collection, a quoted or a block scalar (| or >) is left alone.
-// Returns where that ',' (or a control character) is.
-std::optional<std::size_t> yaml_cpp_would_hang(std::string_view text) {
-  enum class Before { kNothing, kRootEnd, kProperty, kOther };  // the last token at flow depth 0
-  Before before = Before::kNothing;
-  int depth = 0;
-  std::size_t property_end = 0;  // a node may follow an anchor or tag with no blank between
-  std::size_t flow_opened_at = 0;
-  const auto token_start = [&](std::size_t i) {
-    if (i == 0 || i == property_end) return true;
-    const char prev = text[i - 1];
-    if (prev == ' ' || prev == '\t' || prev == '\n' || prev == '\r') return true;
-    return depth > 0 && (prev == '[' || prev == '{' || prev == ',');
-  };
-  for (std::size_t i = 0; i < text.size(); ++i) {
-    const char c = text[i];
-    if (c == ' ' || c == '\t' || c == '\n' || c == '\r') continue;
-    // YAML allows no other control character anywhere, and yaml-cpp hangs on some ("\0,").
-    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) return i;
-    const bool starts = token_start(i);
-    // yaml-cpp takes no lone CR for a line break: "\r#" starts no comment there.
-    const bool after_blank = i == 0 || std::string_view(" \t\n").find(text[i - 1]) != std::string_view::npos;
-    if (after_blank && c == '#') {  // a comment, to the end of the line
-      while (i < text.size() && text[i] != '\n') ++i;
-      continue;
-    }
-    if (starts && (c == '\'' || c == '"')) {  // a quoted scalar: skip to its closing quote
-      for (++i; i < text.size(); ++i) {
-        if (c == '"' && text[i] == '\\') {
-          ++i;
-        } else if (text[i] == c) {
-          if (c == '\'' && i + 1 < text.size() && text[i + 1] == '\'') {
-            ++i;  // '' is a quote inside a single-quoted scalar
-          } else {
-            break;
-          }
-        }
-      }
-      if (depth == 0) before = Before::kRootEnd;
-      continue;
-    }
-    if (depth > 0) {
-      if (c == '[' || c == '{') ++depth;
-      if (c == ']' || c == '}') {
-        if (--depth == 0) before = Before::kRootEnd;
-      }
-      continue;
-    }
-    const std::size_t line_start = text.rfind('\n', i) == std::string_view::npos ? 0 : text.rfind('\n', i) + 1;
-    const bool opens_line = text.find_first_not_of(" \t", line_start) == i;
-    if (c == ',' && (before != Before::kOther || opens_line)) return i;
-    if (starts && (c == '|' || c == '>')) {
-      // A block scalar: its lines are those indented deeper than the line that opens it.
-      const std::size_t indent = text.find_first_not_of(' ', line_start) - line_start;
-      std::size_t next = text.find('\n', i);
-      while (next != std::string_view::npos) {
-        const std::size_t content = text.find_first_not_of(' ', next + 1);
-        if (content != std::string_view::npos && text[content] != '\n' && content - (next + 1) <= indent) break;
-        next = text.find('\n', next + 1);
-      }
-      i = next == std::string_view::npos ? text.size() : next;
-      before = Before::kOther;
-      continue;
-    }
-    if (starts && (c == '[' || c == '{')) {
-      depth = 1;
-      flow_opened_at = i;
-    } else if (starts && (c == '&' || c == '!')) {
-      // yaml-cpp ends an anchor or tag at a blank or a flow indicator ("!," is "!" then ",").
-      while (i + 1 < text.size() && std::string_view(" \t\r\n,[]{}").find(text[i + 1]) == std::string_view::npos) ++i;
-      property_end = i + 1;
-      before = Before::kProperty;
-    } else if (starts && text.substr(i).starts_with("---") && (i == 0 || text[i - 1] == '\n')) {
-      i += 2;
-      before = Before::kNothing;
-    } else {
-      before = Before::kOther;
-    }
-  }
-  // An unclosed flow collection is never valid YAML, and yaml-cpp may hang on what follows it.
-  if (depth > 0) return flow_opened_at;
-  return std::nullopt;
-}
-
 Result<YAML::Node> load_document(std::string_view yaml_text, std::string_view source_name) {
   std::vector<YAML::Node> documents;
-  if (const auto comma = yaml_cpp_would_hang(yaml_text)) {
-    const std::string_view before = yaml_text.substr(0, *comma);
-    const std::size_t line = 1 + static_cast<std::size_t>(std::count(before.begin(), before.end(), '\n'));
-    const std::size_t line_start = before.rfind('\n');
-    const std::size_t column = *comma - (line_start == std::string_view::npos ? 0 : line_start + 1) + 1;
-    char what[32] = "','";
-    if (yaml_text[*comma] == '[' || yaml_text[*comma] == '{') {
-      std::snprintf(what, sizeof what, "'%c' that is never closed", yaml_text[*comma]);
-    } else if (yaml_text[*comma] != ',') {
-      std::snprintf(what, sizeof what, "control character \\x%02x", static_cast<unsigned char>(yaml_text[*comma]));
-    }
-    return Error{std::string(source_name) + ":" + std::to_string(line) + ":" + std::to_string(column) +
-                 ": invalid YAML: unexpected " + what};
+  if (const auto syntax = yaml_syntax_error(yaml_text)) {  // yaml-cpp may never return on it
+    return Error{std::string(source_name) + ":" + std::to_string(syntax->line) + ":" + std::to_string(syntax->column) +
+                 ": invalid YAML: " + syntax->problem};
   }
   try {
     documents = YAML::LoadAll(std::string(yaml_text));
@@ -1057,25 +956,24 @@ std::string_view trim(std::string_view text) {
 }
 
 // The value read as YAML, so that lists and maps can be given. Text that YAML would read as
-// something else than meant — "[::1]:9477" is two documents, "a: b" a map, "" nothing — stays
-// the plain string it was typed as; a value that opens a flow list or map must parse.
+// something else than meant — "[::1]:9477" is no YAML, "a: b" a map, "" nothing — stays the
+// plain string it was typed as; a value written as a flow list or map ("[...]", "{...}") must parse.
 Result<YAML::Node> parse_override_value(std::string_view key, std::string_view raw) {
   const std::string_view text = trim(raw);
-  const bool opens_collection = text.starts_with('[') || text.starts_with('{');
-  const bool is_flow_collection = opens_collection && (text.ends_with(']') || text.ends_with('}'));
+  const bool is_flow_collection =
+      (text.starts_with('[') && text.ends_with(']')) || (text.starts_with('{') && text.ends_with('}'));
   const bool multiline = text.find('\n') != std::string_view::npos;
-  std::vector<YAML::Node> documents;
-  if (yaml_cpp_would_hang(text)) {  // as on a parse error
-    if (opens_collection) return Error{"--set " + std::string(key) + ": invalid YAML value " + in_quotes(text)};
+  auto refused = [&](const std::string& problem) -> Result<YAML::Node> {
+    if (is_flow_collection) return Error{"--set " + std::string(key) + ": invalid YAML value " + in_quotes(text) + ": " + problem};
     return YAML::Node(std::string(text));
-  }
+  };
+  // libyaml first: yaml-cpp may never return on what it refuses.
+  if (const auto syntax = yaml_syntax_error(text)) return refused(syntax->problem);
+  std::vector<YAML::Node> documents;
   try {
     documents = YAML::LoadAll(std::string(text));
   } catch (const YAML::ParserException& e) {
-    if (opens_collection) {
-      return Error{"--set " + std::string(key) + ": invalid YAML value " + in_quotes(text) + ": " + e.msg};
-    }
-    return YAML::Node(std::string(text));
+    return refused(e.msg);
   }
   if (documents.size() == 1) {
     const YAML::Node& parsed = documents.front();
@@ -1178,8 +1076,14 @@ Result<std::string> read_file(const std::filesystem::path& file) {
 
 // ---- Rendering.
 
+// Text with a control or a non-ASCII character is double-quoted, each such character escaped
+// (to_yaml sets EscapeNonAscii): yaml-cpp would write a CR or a U+2028 raw into a plain value,
+// and libyaml, which reads the config first, takes both for line breaks.
 void emit(YAML::Emitter& out, std::string_view key, const std::string& text) {
-  out << YAML::Key << std::string(key) << YAML::Value << text;
+  const bool printable_ascii = std::all_of(text.begin(), text.end(), [](char c) { return c >= 0x20 && c < 0x7f; });
+  out << YAML::Key << std::string(key) << YAML::Value;
+  if (!printable_ascii) out << YAML::DoubleQuoted;
+  out << text;
 }
 
 void emit(YAML::Emitter& out, std::string_view key, uint32_t number) {
@@ -1283,6 +1187,7 @@ Result<Config> load_config(const std::optional<std::filesystem::path>& file,
 
 std::string to_yaml(const Config& config) {
   YAML::Emitter out;
+  out.SetOutputCharset(YAML::EscapeNonAscii);  // see emit(text)
   out << YAML::BeginMap;
   emit(out, "cluster", config.cluster);
   emit_section(out, "node", [&] {
