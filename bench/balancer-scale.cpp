@@ -289,24 +289,11 @@ int run(int nodes, int flips, int phase_seconds, const std::string& binary, cons
   // millisecond stays cheap whatever the backend's size. Out of rotation: DRAIN or MAINT, or
   // an effective weight of 0.
   auto haproxy_drained = [&](int i) {
-    std::istringstream lines(haproxy.command(std::string("show stat ") + kBackend + " 4 " + std::to_string(i + 1)));
-    std::string header, values;
-    std::getline(lines, header);
-    std::getline(lines, values);
-    auto split = [](const std::string& csv) {
-      std::vector<std::string> fields;
-      std::string field;
-      std::istringstream in(csv);
-      while (std::getline(in, field, ',')) fields.push_back(field);
-      return fields;
-    };
-    const std::vector<std::string> columns = split(header.size() > 2 ? header.substr(2) : "");
-    const std::vector<std::string> fields = split(values);
-    for (size_t c = 0; c < columns.size() && c < fields.size(); ++c) {
-      if (columns[c] == "status" && (fields[c] == "DRAIN" || fields[c] == "MAINT")) return true;
-      if (columns[c] == "weight" && fields[c] == "0") return true;
-    }
-    return false;
+    auto rows = testing::parse_show_stat(haproxy.command(std::string("show stat ") + kBackend + " 4 " +
+                                                          std::to_string(i + 1)));
+    if (rows.empty()) return false;
+    std::map<std::string, std::string>& row = rows.front();
+    return row["status"] == "DRAIN" || row["status"] == "MAINT" || (row.count("weight") && row["weight"] == "0");
   };
   auto upstream_marks_down = [&](int i) {
     const std::string text = testing::file_text(upstream);

@@ -98,15 +98,8 @@ struct Trial {
 
 std::map<std::string, std::string> haproxy_statuses(const testing::Haproxy& haproxy) {
   std::map<std::string, std::string> statuses;
-  std::istringstream lines(haproxy.command("show stat"));
-  std::string line;
-  while (std::getline(lines, line)) {
-    if (line.empty() || line[0] == '#') continue;
-    std::vector<std::string> fields;
-    std::string field;
-    std::istringstream in(line);
-    while (std::getline(in, field, ',')) fields.push_back(field);
-    if (fields.size() > 17) statuses[fields[0] + "/" + fields[1]] = fields[17];  // pxname, svname, ..., status
+  for (auto& row : testing::parse_show_stat(haproxy.command("show stat"))) {
+    if (row.count("status")) statuses[row["pxname"] + "/" + row["svname"]] = row["status"];
   }
   return statuses;
 }

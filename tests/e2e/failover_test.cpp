@@ -107,30 +107,14 @@ struct Observation {
 // Parses `show stat` into server name → state for one backend.
 std::map<std::string, HaproxyServer> haproxy_servers(const std::string& stat, const std::string& backend) {
   std::map<std::string, HaproxyServer> servers;
-  std::istringstream lines(stat);
-  std::string line;
-  std::vector<std::string> columns;
-  auto split = [](const std::string& csv) {
-    std::vector<std::string> fields;
-    std::string field;
-    std::istringstream in(csv);
-    while (std::getline(in, field, ',')) fields.push_back(field);
-    return fields;
-  };
-  while (std::getline(lines, line)) {
-    if (line.rfind("# ", 0) == 0) {
-      columns = split(line.substr(2));
-      continue;
-    }
-    const std::vector<std::string> values = split(line);
-    if (values.size() < 2 || values[0] != backend || values[1] == "BACKEND" || values[1] == "FRONTEND") continue;
+  for (auto& row : testing::parse_show_stat(stat)) {
+    const std::string& name = row["svname"];
+    if (row["pxname"] != backend || name.empty() || name == "BACKEND" || name == "FRONTEND") continue;
     HaproxyServer server;
-    for (size_t c = 0; c < columns.size() && c < values.size(); ++c) {
-      if (columns[c] == "stot") server.stot = std::stoull(values[c].empty() ? "0" : values[c]);
-      if (columns[c] == "status") server.status = values[c];
-      if (columns[c] == "weight") server.weight = std::atoi(values[c].c_str());
-    }
-    servers[values[1]] = server;
+    if (row.count("stot")) server.stot = std::stoull(row["stot"].empty() ? "0" : row["stot"]);
+    if (row.count("status")) server.status = row["status"];
+    if (row.count("weight")) server.weight = std::atoi(row["weight"].c_str());
+    servers[name] = server;
   }
   return servers;
 }

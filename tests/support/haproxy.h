@@ -21,6 +21,33 @@ namespace nodepulse::testing {
 
 inline constexpr const char* kHaproxyBinary = "/usr/sbin/haproxy";
 
+// `show stat` (CSV after a "# pxname,svname,..." header) as rows of column name → value; rows
+// follow the last header seen, so the output of several `show stat` calls may be joined.
+inline std::vector<std::map<std::string, std::string>> parse_show_stat(const std::string& text) {
+  const auto split = [](const std::string& csv) {
+    std::vector<std::string> fields;
+    std::string field;
+    std::istringstream in(csv);
+    while (std::getline(in, field, ',')) fields.push_back(field);
+    return fields;
+  };
+  std::vector<std::map<std::string, std::string>> rows;
+  std::vector<std::string> columns;
+  std::istringstream lines(text);
+  std::string line;
+  while (std::getline(lines, line)) {
+    if (line.rfind("# ", 0) == 0) {
+      columns = split(line.substr(2));
+      continue;
+    }
+    const std::vector<std::string> values = split(line);
+    if (values.empty()) continue;
+    std::map<std::string, std::string>& row = rows.emplace_back();
+    for (std::size_t i = 0; i < columns.size() && i < values.size(); ++i) row[columns[i]] = values[i];
+  }
+  return rows;
+}
+
 class Haproxy {
  public:
   // `sections`: the backends/frontends to add after the global and defaults sections.
@@ -71,32 +98,13 @@ class Haproxy {
 
   // `show stat` for one server: column name → value ("status", "weight", "last_agt", ...).
   std::map<std::string, std::string> server_stat(const std::string& backend, const std::string& server) const {
-    std::istringstream lines(command("show stat"));
-    std::string line;
-    std::vector<std::string> columns;
-    while (std::getline(lines, line)) {
-      if (line.rfind("# ", 0) == 0) {
-        columns = split(line.substr(2));
-        continue;
-      }
-      const std::vector<std::string> values = split(line);
-      if (values.size() < 2 || values[0] != backend || values[1] != server) continue;
-      std::map<std::string, std::string> stat;
-      for (std::size_t i = 0; i < columns.size() && i < values.size(); ++i) stat[columns[i]] = values[i];
-      return stat;
+    for (auto& row : parse_show_stat(command("show stat"))) {
+      if (row["pxname"] == backend && row["svname"] == server) return row;
     }
     return {};
   }
 
  private:
-  static std::vector<std::string> split(const std::string& csv) {
-    std::vector<std::string> fields;
-    std::string field;
-    std::istringstream in(csv);
-    while (std::getline(in, field, ',')) fields.push_back(field);
-    return fields;
-  }
-
   TempDir dir_;
   std::optional<ChildProcess> child_;
 };
