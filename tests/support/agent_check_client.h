@@ -1,4 +1,5 @@
-// A client of the agent's HAProxy agent-check port, as HAProxy is: connect, read the line.
+// A client of the agent's HAProxy agent-check port, as HAProxy is: connect, optionally send its
+// agent-send string, read the line until the agent closes.
 #pragma once
 
 #include <netinet/in.h>
@@ -7,12 +8,19 @@
 #include <unistd.h>
 
 #include <cstdint>
+#include <optional>
 #include <string>
 
 namespace nodepulse::testing {
 
-// One line from an agent-check port ("up 100% ready #healthy"), or "" when nothing answers.
-inline std::string agent_check_answer(uint16_t port) {
+struct AgentCheckReply {
+  bool connected = false;
+  bool closed_cleanly = false;  // the agent closed with a FIN, not a reset or a 2 s silence
+  std::string text;             // what arrived, whole or not
+};
+
+inline AgentCheckReply agent_check_exchange(uint16_t port, const std::string& send = "") {
+  AgentCheckReply reply;
   const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   timeval timeout{2, 0};
   ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
@@ -20,14 +28,19 @@ inline std::string agent_check_answer(uint16_t port) {
   address.sin_family = AF_INET;
   address.sin_port = htons(port);
   address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  std::string answer;
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0) {
+  reply.connected = ::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0;
+  if (reply.connected) {
+    if (!send.empty()) (void)::send(fd, send.data(), send.size(), MSG_NOSIGNAL);
     char buffer[512];
     ssize_t count;
-    while ((count = ::recv(fd, buffer, sizeof buffer, 0)) > 0) answer.append(buffer, static_cast<std::size_t>(count));
+    while ((count = ::recv(fd, buffer, sizeof buffer, 0)) > 0) reply.text.append(buffer, static_cast<std::size_t>(count));
+    reply.closed_cleanly = count == 0;
   }
   ::close(fd);
-  return answer;
+  return reply;
 }
+
+// One line from an agent-check port ("up 100% ready #healthy"), or "" when nothing answers.
+inline std::string agent_check_answer(uint16_t port) { return agent_check_exchange(port).text; }
 
 }  // namespace nodepulse::testing

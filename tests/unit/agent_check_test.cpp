@@ -14,6 +14,8 @@
 #include <string>
 #include <vector>
 
+#include "agent_check_client.h"
+
 namespace nodepulse {
 namespace {
 
@@ -118,28 +120,11 @@ TEST(AgentCheckLine, IsOneShortLineForEveryState) {
 
 // ---- The server.
 
-// Connects to 127.0.0.1:port and reads until the server closes; nullopt if nothing answers.
+// The whole reply of 127.0.0.1:port, closed cleanly by the server; nullopt otherwise.
 std::optional<std::string> read_agent(uint16_t port, const std::string& send = "") {
-  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  timeval timeout{2, 0};
-  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_port = htons(port);
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0) {
-    ::close(fd);
-    return std::nullopt;
-  }
-  if (!send.empty()) (void)::send(fd, send.data(), send.size(), MSG_NOSIGNAL);
-  std::string text;
-  char buffer[512];
-  ssize_t count;
-  while ((count = ::recv(fd, buffer, sizeof buffer, 0)) > 0) text.append(buffer, static_cast<std::size_t>(count));
-  const bool clean_close = count == 0;
-  ::close(fd);
-  if (!clean_close) return std::nullopt;
-  return text;
+  testing::AgentCheckReply reply = testing::agent_check_exchange(port, send);
+  if (!reply.connected || !reply.closed_cleanly) return std::nullopt;
+  return std::move(reply.text);
 }
 
 std::unique_ptr<AgentCheckSink> start_on_free_port(AgentCheckOptions options = {}) {
