@@ -115,17 +115,8 @@ class CgroupedProcess {
  public:
   CgroupedProcess(const MemoryCgroup& cgroup, std::vector<std::string> argv, const std::string& log_path)
       : gated_(cgroup, [argv = std::move(argv), log_path] {
-          FILE* log = std::fopen(log_path.c_str(), "w");
-          if (log) {
-            ::dup2(fileno(log), 1);
-            ::dup2(fileno(log), 2);
-          }
-          std::vector<char*> args;
-          for (const std::string& arg : argv) args.push_back(const_cast<char*>(arg.c_str()));
-          args.push_back(nullptr);
           ::alarm(0);  // fork_and_run's deadline: the program bounds its own life
-          ::execv(args[0], args.data());
-          ::_exit(127);
+          exec_with_log(argv, log_path);
         }, std::chrono::seconds(600)) {
     gated_.go();
   }

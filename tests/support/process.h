@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <functional>
 #include <optional>
@@ -39,6 +40,23 @@ inline void pin_to_cpu(int cpu) {
 
 inline int last_cpu() { return static_cast<int>(sysconf(_SC_NPROCESSORS_ONLN)) - 1; }
 
+// For a forked child: stdout and stderr to `log_path` (when given), then argv exec'd (PATH
+// searched); exits 127 if the exec fails.
+[[noreturn]] inline void exec_with_log(const std::vector<std::string>& argv, const std::string& log_path) {
+  if (!log_path.empty()) {
+    FILE* log = std::fopen(log_path.c_str(), "w");
+    if (log) {
+      ::dup2(fileno(log), 1);
+      ::dup2(fileno(log), 2);
+    }
+  }
+  std::vector<char*> args;
+  for (const std::string& arg : argv) args.push_back(const_cast<char*>(arg.c_str()));
+  args.push_back(nullptr);
+  ::execvp(args[0], args.data());
+  ::_exit(127);
+}
+
 class ChildProcess {
  public:
   // Runs `body` in a forked child, which exits 0 when it returns. `deadline` bounds its life:
@@ -58,20 +76,7 @@ class ChildProcess {
   static ChildProcess spawn(const std::vector<std::string>& argv, const std::string& log_path = "") {
     const pid_t pid = ::fork();
     if (pid < 0) throw std::runtime_error("fork failed");
-    if (pid == 0) {
-      if (!log_path.empty()) {
-        FILE* log = std::fopen(log_path.c_str(), "w");
-        if (log) {
-          ::dup2(fileno(log), 1);
-          ::dup2(fileno(log), 2);
-        }
-      }
-      std::vector<char*> args;
-      for (const std::string& arg : argv) args.push_back(const_cast<char*>(arg.c_str()));
-      args.push_back(nullptr);
-      ::execvp(args[0], args.data());
-      ::_exit(127);
-    }
+    if (pid == 0) exec_with_log(argv, log_path);
     return ChildProcess(pid);
   }
 
