@@ -218,45 +218,29 @@ static __always_inline void count_no_storage(void)
 		d->task_storage++;
 }
 
-/* raw_tp and classic paths: `pid` became runnable now. */
-static __always_inline void pid_mark_runnable(__u32 pid, __u32 tgid)
+/* raw_tp and classic paths: `pid` became runnable now, or (!runnable) went to sleep, when the
+ * classic path keeps its tgid for its next run: the wakeup record does not carry it. A tgid of 0
+ * keeps the one already known. */
+static __always_inline void pid_set_runnable(__u32 pid, __u32 tgid, bool runnable)
 {
 	struct np_queued *queued, fresh = {};
+	__u64 since_ns;
 	long err;
 
 	if (pid == 0)
 		return;
+	since_ns = runnable ? bpf_ktime_get_ns() : 0;
 	queued = bpf_map_lookup_elem(&runnable_since_pid, &pid);
 	if (queued) {
-		queued->since_ns = bpf_ktime_get_ns();
+		queued->since_ns = since_ns;
 		if (tgid)
 			queued->tgid = tgid;
 		return;
 	}
-	fresh.since_ns = bpf_ktime_get_ns();
+	fresh.since_ns = since_ns;
 	fresh.tgid = tgid;
 	err = bpf_map_update_elem(&runnable_since_pid, &pid, &fresh, BPF_NOEXIST);
 	if (err && err != -17 /* EEXIST: another CPU was first */)
-		count_no_storage();
-}
-
-/* Classic path: remember the tgid of a thread going to sleep, for when it runs again. */
-static __always_inline void pid_remember_tgid(__u32 pid, __u32 tgid)
-{
-	struct np_queued *queued, fresh = {};
-	long err;
-
-	if (pid == 0)
-		return;
-	queued = bpf_map_lookup_elem(&runnable_since_pid, &pid);
-	if (queued) {
-		queued->since_ns = 0;
-		queued->tgid = tgid;
-		return;
-	}
-	fresh.tgid = tgid;
-	err = bpf_map_update_elem(&runnable_since_pid, &pid, &fresh, BPF_NOEXIST);
-	if (err && err != -17)
 		count_no_storage();
 }
 
@@ -384,14 +368,14 @@ int BPF_PROG(sched_process_exit, struct task_struct *task)
 SEC("raw_tp/sched_wakeup")
 int BPF_PROG(raw_sched_wakeup, struct task_struct *task)
 {
-	pid_mark_runnable(BPF_CORE_READ(task, pid), BPF_CORE_READ(task, tgid));
+	pid_set_runnable(BPF_CORE_READ(task, pid), BPF_CORE_READ(task, tgid), true);
 	return 0;
 }
 
 SEC("raw_tp/sched_wakeup_new")
 int BPF_PROG(raw_sched_wakeup_new, struct task_struct *task)
 {
-	pid_mark_runnable(BPF_CORE_READ(task, pid), BPF_CORE_READ(task, tgid));
+	pid_set_runnable(BPF_CORE_READ(task, pid), BPF_CORE_READ(task, tgid), true);
 	return 0;
 }
 
@@ -414,7 +398,7 @@ int BPF_PROG(raw_sched_switch, bool preempt, struct task_struct *prev, struct ta
 		tgid = BPF_CORE_READ(next, tgid);
 	} else {
 		if (task_state_raw(prev) == TASK_RUNNING)
-			pid_mark_runnable(BPF_CORE_READ(prev, pid), BPF_CORE_READ(prev, tgid));
+			pid_set_runnable(BPF_CORE_READ(prev, pid), BPF_CORE_READ(prev, tgid), true);
 		wait_ns = pid_switch_in(pid, &tgid, false);
 		if (!wait_ns)
 			return 0;
@@ -463,14 +447,14 @@ int BPF_PROG(raw_sched_exit, struct task_struct *task)
 SEC("tracepoint/sched/sched_wakeup")
 int tp_sched_wakeup(struct trace_event_raw_sched_wakeup_template *ctx)
 {
-	pid_mark_runnable(ctx->pid, 0);
+	pid_set_runnable(ctx->pid, 0, true);
 	return 0;
 }
 
 SEC("tracepoint/sched/sched_wakeup_new")
 int tp_sched_wakeup_new(struct trace_event_raw_sched_wakeup_template *ctx)
 {
-	pid_mark_runnable(ctx->pid, 0);
+	pid_set_runnable(ctx->pid, 0, true);
 	return 0;
 }
 
@@ -482,10 +466,7 @@ int tp_sched_switch(struct trace_event_raw_sched_switch *ctx)
 	struct np_sched_event event;
 	__u64 wait_ns;
 
-	if (task_state_raw(prev) == TASK_RUNNING)
-		pid_mark_runnable(prev_pid, bpf_get_current_pid_tgid() >> 32);
-	else
-		pid_remember_tgid(prev_pid, bpf_get_current_pid_tgid() >> 32);
+	pid_set_runnable(prev_pid, bpf_get_current_pid_tgid() >> 32, task_state_raw(prev) == TASK_RUNNING);
 	if (next_pid == 0)
 		return 0;
 	wait_ns = pid_switch_in(next_pid, &tgid, true);
