@@ -310,14 +310,9 @@ int run_agent(const Config& config) {
     spdlog::critical("cannot start: {}", r.error().message);
     return kExitFailure;
   }
-  auto loop = EventLoop::create();
+  auto loop = EventLoop::create_stopped_by_termination_signals();  // before any thread exists
   if (!loop) {
     spdlog::critical("cannot start: {}", loop.error().message);
-    return kExitFailure;
-  }
-  // Before any thread exists, so every thread inherits the blocked signal mask.
-  if (auto r = (*loop)->stop_on_termination_signals(); !r) {
-    spdlog::critical("cannot start: {}", r.error().message);
     return kExitFailure;
   }
 

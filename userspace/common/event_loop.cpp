@@ -17,6 +17,13 @@ Result<std::unique_ptr<EventLoop>> EventLoop::create() {
   return loop;
 }
 
+Result<std::unique_ptr<EventLoop>> EventLoop::create_stopped_by_termination_signals() {
+  auto loop = create();
+  if (!loop) return loop;
+  if (auto stopped = (*loop)->stop_on_termination_signals(); !stopped) return stopped.error();
+  return loop;
+}
+
 Result<void> EventLoop::watch(int fd, Callback callback, uint32_t events) {
   epoll_event event{};
   event.events = events ? events : EPOLLIN;

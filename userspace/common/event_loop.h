@@ -18,6 +18,10 @@ class EventLoop {
 
   // Heap-allocated because callbacks may capture the loop.
   static Result<std::unique_ptr<EventLoop>> create();
+  // A daemon's main loop: create(), and run() ends on SIGINT or SIGTERM, which are blocked for
+  // the whole process and received by a signalfd. Call it before any thread exists, so that
+  // every thread inherits the blocked signals.
+  static Result<std::unique_ptr<EventLoop>> create_stopped_by_termination_signals();
   EventLoop(const EventLoop&) = delete;
   EventLoop& operator=(const EventLoop&) = delete;
 
@@ -26,15 +30,13 @@ class EventLoop {
   Result<void> watch(int fd, Callback callback, uint32_t events = 0);
   // A periodic timer owned by the loop.
   Result<void> every(std::chrono::milliseconds period, Callback callback);
-  // Stops run() after SIGINT or SIGTERM (blocked for the whole process, received via signalfd).
-  Result<void> stop_on_termination_signals();
-
   // Runs until stop() or a termination signal.
   Result<void> run();
   void stop() { running_ = false; }
 
  private:
   EventLoop() = default;
+  Result<void> stop_on_termination_signals();
   UniqueFd epoll_;
   std::map<int, Callback> callbacks_;
   std::map<int, UniqueFd> owned_;
