@@ -617,16 +617,21 @@ Result<void> target_count(const Value& at, const std::vector<TargetSpec>& target
   return ok();
 }
 
-Result<void> unique_target_names(const Value& at, const std::vector<TargetSpec>& targets) {
-  std::map<std::string, std::size_t> first_index;
-  for (std::size_t i = 0; i < targets.size(); ++i) {
-    auto [earlier, inserted] = first_index.emplace(targets[i].name, i);
-    if (!inserted) {
-      return at.element(i).member("name").error("duplicate target name " + in_quotes(targets[i].name) +
-                                                " (also " + index_path(at.path(), earlier->second) + ")");
+// No two elements of a list of maps share the string at `key` (`field`, called `what` in the
+// error, which names the second one and where the first is).
+template <class Element>
+auto unique_member(const char* key, std::string Element::*field, const char* what) {
+  return [=](const Value& at, const std::vector<Element>& elements) -> Result<void> {
+    std::map<std::string, std::size_t> first_index;
+    for (std::size_t i = 0; i < elements.size(); ++i) {
+      auto [earlier, inserted] = first_index.emplace(elements[i].*field, i);
+      if (!inserted) {
+        return at.element(i).member(key).error("duplicate " + std::string(what) + " " + in_quotes(elements[i].*field) +
+                                               " (also " + index_path(at.path(), earlier->second) + ")");
+      }
     }
-  }
-  return ok();
+    return ok();
+  };
 }
 
 // ---- Targets.
@@ -744,18 +749,6 @@ Result<void> decode(const Value& value, BalancerServerSpec& server) {
   return section.finish();
 }
 
-Result<void> unique_server_node_ids(const Value& at, const std::vector<BalancerServerSpec>& servers) {
-  std::map<std::string, std::size_t> first_index;
-  for (std::size_t i = 0; i < servers.size(); ++i) {
-    auto [earlier, inserted] = first_index.emplace(servers[i].node_id, i);
-    if (!inserted) {
-      return at.element(i).member("node_id").error("duplicate node_id " + in_quotes(servers[i].node_id) +
-                                                   " (also " + index_path(at.path(), earlier->second) + ")");
-    }
-  }
-  return ok();
-}
-
 // ---- The schema. Adding a key: one read() line here and one line in to_yaml().
 
 void read_config(Section& top, Config& config) {
@@ -765,7 +758,7 @@ void read_config(Section& top, Config& config) {
     node.read("role", config.node.role, one_of({"", "coordinator", "worker"}));
   });
   top.section("trino", [&](Section& trino) { trino.read("etc_dir", config.trino.etc_dir); });
-  top.read("targets", config.targets, target_count, unique_target_names);
+  top.read("targets", config.targets, target_count, unique_member("name", &TargetSpec::name, "target name"));
   top.section("network", [&](Section& network) {
     network.read("netns", config.network.netns, empty_or(absolute_path));
     network.read("ports", config.network.ports, each(port_number), no_duplicates);
@@ -853,7 +846,7 @@ void read_config(Section& top, Config& config) {
     balancer.read("down_after_ms", b.down_after_ms, between(0, 600'000));
     balancer.read("max_unhealthy_fraction", b.max_unhealthy_fraction, fraction);
     balancer.read("max_payload_bytes", b.max_payload_bytes, between(256, 1'048'576));
-    balancer.read("servers", b.servers, unique_server_node_ids);
+    balancer.read("servers", b.servers, unique_member("node_id", &BalancerServerSpec::node_id, "node_id"));
     balancer.section("nginx", [&](Section& nginx) {
       nginx.read("upstream_file", b.nginx.upstream_file, empty_or(absolute_path));
       nginx.read("upstream", b.nginx.upstream, metric_label_name);
