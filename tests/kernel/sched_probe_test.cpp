@@ -282,15 +282,20 @@ size_t exec_events_of(const std::vector<SchedEvent>& events, const std::vector<p
   }));
 }
 
+// The sched probe on a perf buffer of one page per CPU, appending its events to `events`.
+Result<std::unique_ptr<SchedProbe>> start_on_a_one_page_perf_buffer(std::vector<SchedEvent>& events) {
+  auto options = options_of(kVariants[0], 10ms);
+  options.paths.events = EventTransport::kPerfBuffer;
+  options.perf_pages_per_cpu = 1;
+  return SchedProbe::start(options, [&events](const SchedEvent& event) { events.push_back(event); });
+}
+
 // A one-page perf buffer left undrained overflows after a few dozen exec events: the losses must
 // show in dropped_events, and every exec must be either delivered or counted as dropped.
 TEST(SchedProbePerfBuffer, OverflowIsCountedAsDroppedEvents) {
   NODEPULSE_REQUIRE_ROOT();
   std::vector<SchedEvent> events;
-  auto options = options_of(kVariants[0], 10ms);
-  options.paths.events = EventTransport::kPerfBuffer;
-  options.perf_pages_per_cpu = 1;
-  auto probe = SchedProbe::start(options, [&](const SchedEvent& event) { events.push_back(event); });
+  auto probe = start_on_a_one_page_perf_buffer(events);
   ASSERT_TRUE(probe) << probe.error().message;
   constexpr int kExecs = 300;  // 48-byte records in 4 KiB per CPU: ~70 fit on each
   exec_many(kExecs);
@@ -307,10 +312,7 @@ TEST(SchedProbePerfBuffer, OverflowIsCountedAsDroppedEvents) {
 TEST(SchedProbePerfBuffer, DrainedBufferDropsNothing) {
   NODEPULSE_REQUIRE_ROOT();
   std::vector<SchedEvent> events;
-  auto options = options_of(kVariants[0], 10ms);
-  options.paths.events = EventTransport::kPerfBuffer;
-  options.perf_pages_per_cpu = 1;
-  auto probe = SchedProbe::start(options, [&](const SchedEvent& event) { events.push_back(event); });
+  auto probe = start_on_a_one_page_perf_buffer(events);
   ASSERT_TRUE(probe) << probe.error().message;
   std::vector<pid_t> pids;
   for (int i = 0; i < 30; ++i) {
