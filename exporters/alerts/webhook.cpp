@@ -2,21 +2,13 @@
 
 #include <spdlog/spdlog.h>
 #include <strings.h>
-#include <sys/stat.h>
 
-#include <cstdlib>
 #include <thread>
 
 #include "alerts/alert_payloads.h"
-#include "common/file_text.h"
+#include "common/secret.h"
 
 namespace nodepulse {
-namespace {
-
-// A bearer token is a few hundred bytes at most; anything far larger is the wrong file.
-constexpr std::size_t kMaxTokenFileBytes = 65536;
-
-}  // namespace
 
 Result<HttpClientResponse> post_json_with_retries(const std::string& url, const std::string& body,
                                                   const RetryPolicy& policy, const std::string& what,
@@ -50,34 +42,12 @@ Result<HttpClientResponse> post_json_with_retries(const std::string& url, const 
 }
 
 Result<HttpHeaders> webhook_headers(const WebhookSpec& spec, const std::string& label) {
-  std::string token;
-  std::string source;
-  if (!spec.token_file.empty()) {
-    source = label + ".token_file " + spec.token_file;
-    const FileText file = read_text_file(spec.token_file, kMaxTokenFileBytes + 1);
-    if (file.error != 0) return errno_error("cannot read " + source, file.error);
-    if (file.text.size() > kMaxTokenFileBytes) return Error{source + ": too large for a token"};
-    token = file.text;
-    struct stat info {};
-    if (::stat(spec.token_file.c_str(), &info) == 0 && (info.st_mode & S_IROTH) != 0) {
-      spdlog::warn("{} is readable by every user; chmod 600 it", source);
-    }
-  } else if (!spec.token_env.empty()) {
-    source = label + ".token_env " + spec.token_env;
-    const char* value = std::getenv(spec.token_env.c_str());
-    if (value == nullptr) return Error{source + ": the environment variable is not set"};
-    token = value;
-  } else {
-    return HttpHeaders{};
-  }
-  const std::size_t first = token.find_first_not_of(" \t\r\n");
-  const std::size_t last = token.find_last_not_of(" \t\r\n");
-  token = first == std::string::npos ? "" : token.substr(first, last - first + 1);
-  if (token.empty()) return Error{source + ": the token is empty"};
-  // A line break would let the token end the header and forge others.
-  if (token.find_first_of("\r\n") != std::string::npos) return Error{source + ": the token must be one line"};
+  Result<std::string> token =
+      read_secret({spec.token_file, spec.token_env, label + ".token_file", label + ".token_env", "token"});
+  if (!token.ok()) return token.error();
+  if (token->empty()) return HttpHeaders{};
   const bool bearer = strcasecmp(spec.token_header.c_str(), "Authorization") == 0;
-  return HttpHeaders{{spec.token_header, bearer ? "Bearer " + token : token}};
+  return HttpHeaders{{spec.token_header, bearer ? "Bearer " + *token : *token}};
 }
 
 Result<std::unique_ptr<WebhookSink>> WebhookSink::create(std::string url, RetryPolicy policy, std::string label,

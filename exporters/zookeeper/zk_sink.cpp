@@ -30,10 +30,14 @@ Result<std::unique_ptr<ZkSink>> ZkSink::create(ZkSinkOptions options) {
   std::unique_ptr<ZkSink> sink(new ZkSink(std::move(options)));
   // Open now so the session is (usually) up before the first heartbeat. A connect string the
   // C client rejects outright is a start-up error; anything else is retried by publish().
-  Result<std::unique_ptr<zk::ZkClient>> client = zk::ZkClient::open(
-      {.connect = sink->options_.connect, .session_timeout = sink->options_.session_timeout, .digest = sink->options_.digest});
-  if (!client.ok()) return client.error();
-  sink->client_ = std::move(client).value();
+  Result<std::unique_ptr<zk::SessionKeeper>> keeper = zk::SessionKeeper::open(
+      {.client = {.connect = sink->options_.connect,
+                  .session_timeout = sink->options_.session_timeout,
+                  .digest = sink->options_.digest},
+       .reopen_delay_min = sink->options_.reopen_delay_min,
+       .reopen_delay_max = sink->options_.reopen_delay_max});
+  if (!keeper.ok()) return keeper.error();
+  sink->session_keeper_ = std::move(keeper).value();
   return sink;
 }
 
@@ -59,76 +63,24 @@ void ZkSink::forget_session() {
   failing_exists_.reset();
 }
 
-// A usable, connected session, or an error saying why not. Waits only for a session it has
-// just opened; a session that is reconnecting by itself is not waited for.
 Result<void> ZkSink::ensure_session(Clock::time_point deadline) {
-  if (client_ && client_->expired()) {
-    spdlog::warn("zookeeper: {}; opening a new session to re-create the znodes", client_->state_name());
-    client_.reset();  // an expired handle has no connection: closing it does not block
-    forget_session();
-  } else if (client_ && client_->disconnected_for() > client_->session_timeout()) {
-    // The C client would keep knocking with its old session for ever (see disconnected_for);
-    // znodes a restored old session still holds are replaced by ensure_ephemeral().
-    spdlog::warn("zookeeper: no connection for {} ms, longer than the session timeout; opening a new session",
-                 client_->disconnected_for().count());
-    client_.reset();  // not connected: closing it does not block
-    forget_session();
-  }
-  if (!client_) {
-    const auto now = Clock::now();
-    if (now < next_open_) {
-      return Error{"zookeeper: no session; next attempt in " +
-                   std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(next_open_ - now).count()) +
-                   " ms"};
-    }
-    // Doubling from the minimum, so that a session that expires again at once (or a connect
-    // string that cannot be resolved) is not retried in a tight loop.
-    reopen_delay_ = std::clamp(reopen_delay_ * 2, options_.reopen_delay_min, options_.reopen_delay_max);
-    next_open_ = now + reopen_delay_;
-    Result<std::unique_ptr<zk::ZkClient>> client = zk::ZkClient::open(
-        {.connect = options_.connect, .session_timeout = options_.session_timeout, .digest = options_.digest});
-    if (!client.ok()) return client.error();
-    client_ = std::move(client).value();
-    waited_for_client_ = false;
-  }
-  if (!client_->connected()) {
-    // The first heartbeat of a new session waits for it (bounded), so a start or an expiry
-    // costs no heartbeat when ZooKeeper is there. After that, a lost connection is retried by
-    // the C client on its own and publish() fails at once until it is back.
-    if (waited_for_client_) return Error{"zookeeper: not connected (" + client_->state_name() + ")"};
-    waited_for_client_ = true;
-    Result<std::chrono::milliseconds> left = remaining(deadline);
-    if (!left.ok()) return left.error();
-    if (Result<void> connected = client_->wait_connected(*left); !connected.ok()) return connected.error();
-  }
-  waited_for_client_ = true;
-  const int64_t session = client_->session_id();
+  if (Result<void> usable = session_keeper_->ensure(deadline); !usable.ok()) return usable;
+  client_ = &session_keeper_->client();
+  const int64_t session = session_keeper_->session_id();
   if (session != session_) {
     forget_session();
     session_ = session;
   }
-  reopen_delay_ = std::chrono::milliseconds(0);
   return ok();
 }
 
 Result<void> ZkSink::ensure_parents(Clock::time_point deadline) {
   if (parents_ready_) return ok();
-  std::vector<std::string> paths;
-  for (std::size_t slash = options_.root.find('/', 1); slash != std::string::npos;
-       slash = options_.root.find('/', slash + 1)) {
-    paths.push_back(options_.root.substr(0, slash));
-  }
-  if (options_.root != "/") paths.push_back(options_.root);
-  paths.push_back(cluster_path_);
-  paths.push_back(join(cluster_path_, "nodes"));
-  paths.push_back(join(cluster_path_, "failing"));
-  for (const std::string& path : paths) {
-    Result<std::chrono::milliseconds> left = remaining(deadline);
-    if (!left.ok()) return left.error();
-    Result<int> rc = client_->create(path, "", ZOO_PERSISTENT, acl(/*parent=*/true), *left);
-    if (!rc.ok()) return rc.error();
-    // ZNODEEXISTS: another node (or an earlier session) made it; its ACL stays as it is.
-    if (*rc != ZOK && *rc != ZNODEEXISTS) return Error{"create " + path + ": " + zk::describe_rc(*rc)};
+  for (const char* child : {"nodes", "failing"}) {
+    const std::string path = join(cluster_path_, child);
+    if (Result<void> made = zk::create_persistent_path(*client_, path, acl(/*parent=*/true), deadline); !made.ok()) {
+      return made;
+    }
   }
   parents_ready_ = true;
   return ok();

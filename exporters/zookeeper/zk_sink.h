@@ -21,6 +21,7 @@
 #include "config/config.h"
 #include "sink.h"
 #include "zookeeper/zk_client.h"
+#include "zookeeper/zk_session.h"
 
 namespace nodepulse {
 
@@ -56,6 +57,7 @@ class ZkSink final : public Sink {
 
   explicit ZkSink(ZkSinkOptions options) : options_(std::move(options)) {}
 
+  // A usable session (SessionKeeper); forgets what this sink made when the session changed.
   Result<void> ensure_session(Clock::time_point deadline);
   void forget_session();
   Result<void> ensure_parents(Clock::time_point deadline);
@@ -66,10 +68,8 @@ class ZkSink final : public Sink {
   const ACL_vector& acl(bool parent) const;
 
   ZkSinkOptions options_;
-  std::unique_ptr<zk::ZkClient> client_;
-  Clock::time_point next_open_{};
-  std::chrono::milliseconds reopen_delay_{0};
-  bool waited_for_client_ = false;  // the first connection of client_ was waited for once
+  std::unique_ptr<zk::SessionKeeper> session_keeper_;
+  zk::ZkClient* client_ = nullptr;  // session_keeper_'s, as of the last ensure_session()
 
   // What this sink made in the current session (0: none yet).
   int64_t session_ = 0;

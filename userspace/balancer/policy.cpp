@@ -1,9 +1,9 @@
 #include "balancer/policy.h"
 
 #include <algorithm>
-#include <cmath>
 #include <map>
 
+#include "common/out_budget.h"
 #include "heartbeat/heartbeat.h"
 
 namespace nodepulse {
@@ -71,9 +71,7 @@ Decision decide(const std::vector<Member>& members, const PolicyOptions& options
     if (target.name.empty()) target.name = node_id;
     if (wants_out(target.state)) candidates.push_back(&target);
   }
-  // A tiny epsilon so that 3 x 0.34 or 10 x 0.3 (1.0200..., 2.9999...) round the way people count.
-  decision.max_out = static_cast<std::size_t>(
-      std::floor(static_cast<double>(by_node.size()) * options.max_unhealthy_fraction + 1e-9));
+  decision.max_out = max_out_of(by_node.size(), options.max_unhealthy_fraction);
   std::stable_sort(candidates.begin(), candidates.end(), [](const ServerTarget* a, const ServerTarget* b) {
     return out_rank(a->state) < out_rank(b->state);
   });
