@@ -28,6 +28,10 @@ pkg_check_modules(LIBCAP REQUIRED IMPORTED_TARGET libcap)
 # libyaml checks config syntax before yaml-cpp sees it (userspace/config/yaml_syntax.h).
 pkg_check_modules(LIBYAML REQUIRED IMPORTED_TARGET yaml-0.1)
 
+# libcurl (OpenSSL flavour) speaks to Trino's own API, which is often https with basic auth
+# (userspace/trino/trino_client.h).
+find_package(CURL 7.85 REQUIRED)  # CURLOPT_PROTOCOLS_STR
+
 find_package(Threads REQUIRED)
 find_package(spdlog 1.9 REQUIRED)
 find_package(yaml-cpp 0.7 REQUIRED)

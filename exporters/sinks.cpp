@@ -5,11 +5,12 @@
 #include "alerts/exec_hook.h"
 #include "alerts/webhook.h"
 #include "keepalived/track_file.h"
+#include "trino/trino_sink.h"
 #include "zookeeper/zk_sink.h"
 
 namespace nodepulse {
 
-Result<std::vector<std::unique_ptr<Sink>>> make_sinks(const Config& config) {
+Result<std::vector<std::unique_ptr<Sink>>> make_sinks(const Config& config, const SinkContext& context) {
   std::vector<std::unique_ptr<Sink>> sinks;
   if (!config.zookeeper.connect.empty()) {
     Result<std::unique_ptr<Sink>> zookeeper = make_zookeeper_sink(config);
@@ -49,6 +50,14 @@ Result<std::vector<std::unique_ptr<Sink>>> make_sinks(const Config& config) {
     auto alertmanager = AlertmanagerSink::create(config.alerts.alertmanager_url, policy, kAlertmanagerResendInterval);
     if (!alertmanager.ok()) return alertmanager.error();
     sinks.push_back(std::move(alertmanager).value());
+  }
+  if (config.trino.drain != "off") {
+    if (context.registry == nullptr || !context.drain_board) {
+      return Error{"trino.drain: the trino sink needs a metrics registry and a drain status board"};
+    }
+    auto trino = make_trino_sink(config, context.drain_board, std::make_shared<DrainMetrics>(*context.registry));
+    if (!trino.ok()) return trino.error();
+    sinks.push_back(std::move(trino).value());
   }
   return sinks;
 }

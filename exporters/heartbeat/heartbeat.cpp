@@ -19,7 +19,7 @@ std::string to_json(const Heartbeat& heartbeat) {
   for (const SignalVerdict& signal : heartbeat.verdict.signals) {
     signals[signal.signal] = {{"state", to_string(signal.state)}, {"reason", signal.reason}};
   }
-  const nlohmann::json json = {
+  nlohmann::json json = {
       {"node_id", heartbeat.node.node_id},
       {"cluster", heartbeat.node.cluster},
       {"role", heartbeat.node.role},
@@ -33,6 +33,11 @@ std::string to_json(const Heartbeat& heartbeat) {
       {"version", heartbeat.node.version},
       {"http_port", heartbeat.node.http_port},
   };
+  if (heartbeat.drain) {
+    const DrainStatus& drain = *heartbeat.drain;
+    json["trino_drain"] = {{"state", drain.state},   {"trino_state", drain.trino_state}, {"slot", drain.slot},
+                           {"reason", drain.reason}, {"error", drain.error}};
+  }
   return json.dump();
 }
 

@@ -8,6 +8,7 @@
 #include <optional>
 #include <vector>
 
+#include "heartbeat/drain_board.h"
 #include "heartbeat/heartbeat.h"
 #include "sink_runner.h"
 
@@ -15,8 +16,10 @@ namespace nodepulse {
 
 class HeartbeatPublisher {
  public:
+  // `drain_board`: the trino sink's drain status, carried in every heartbeat (a change of it goes
+  // out at once, like a change of state); nullptr when that sink is off.
   HeartbeatPublisher(NodeIdentity identity, uint64_t interval_ms, std::vector<std::unique_ptr<Sink>> sinks,
-                     const SinkObserver& observer);
+                     const SinkObserver& observer, std::shared_ptr<const DrainStatusBoard> drain_board = nullptr);
 
   // Called after every evaluation, with a monotonic clock and the wall clock. Returns whether a
   // heartbeat went out.
@@ -28,6 +31,7 @@ class HeartbeatPublisher {
  private:
   NodeIdentity identity_;
   uint64_t interval_ms_;
+  std::shared_ptr<const DrainStatusBoard> drain_board_;
   std::vector<std::unique_ptr<SinkRunner>> runners_;
   uint64_t seq_ = 0;
   uint64_t last_sent_mono_ms_ = 0;

@@ -811,6 +811,19 @@ const ErrorCase kErrorCases[] = {
      {"--set balancer.haproxy.socket: expected an absolute unix socket path or HOST:PORT"}},
     {"balancer gateway https", "", {"balancer.gateway.url=https://gw"}, {"https:// is not supported"}},
     {"balancer payload limit too small", "", {"balancer.max_payload_bytes=10"}, {"expected 256-1048576, got 10"}},
+    {"trino drain unknown mode", "trino:\n  drain: yes-please\n", {},
+     {"cfg.yaml:2:10: trino.drain: expected one of \"off\", \"auto\", \"shutdown\""}},
+    {"trino drain without zookeeper", "trino:\n  drain: auto\n", {},
+     {"zookeeper.connect must be set when trino.drain is on"}},
+    {"trino url with a path", "", {"trino.url=http://127.0.0.1:8080/v1"}, {"--set trino.url: expected a base URL without a path"}},
+    {"trino url ftp", "", {"trino.url=ftp://h:21"}, {"--set trino.url: expected a base URL like http://"}},
+    {"trino coordinator url bad", "", {"trino.coordinator_url=coord:8080"}, {"trino.coordinator_url: expected a base URL"}},
+    {"trino password from two places", "trino:\n  password_file: /etc/np/pw\n  password_env: PW\n", {},
+     {"trino.password_env: give at most one of password_file and password_env"}},
+    {"trino password file relative", "", {"trino.password_file=pw"}, {"trino.password_file: expected an absolute path"}},
+    {"trino user empty", "", {"trino.user="}, {"trino.user: must not be empty"}},
+    {"trino fraction over one", "", {"trino.max_unhealthy_fraction=1.5"}, {"expected a fraction 0-1, got 1.5"}},
+    {"trino timeout zero", "", {"trino.timeout_ms=0"}, {"trino.timeout_ms: expected 10-60000, got 0"}},
 };
 
 INSTANTIATE_TEST_SUITE_P(Cases, ConfigError, ::testing::ValuesIn(kErrorCases), describe_case);
@@ -928,12 +941,29 @@ void collect_key_paths(const YAML::Node& node, const std::string& path, std::set
   }
 }
 
+TEST(ParseConfig, TrinoDrainWithZookeeperAndHttps) {
+  Result<Config> config =
+      parse_config("zookeeper:\n  connect: 127.0.0.1:2181\ntrino:\n  drain: shutdown\n  url: https://w1.example:8443\n"
+                   "  password_env: TRINO_PW\n  ca_file: /etc/ssl/trino-ca.pem\n  coordinator_url: http://coord:8080/\n",
+                   kSource, {});
+  ASSERT_TRUE(config.ok()) << config.error().message;
+  EXPECT_EQ(config->trino.drain, "shutdown");
+  EXPECT_EQ(config->trino.url, "https://w1.example:8443");
+  EXPECT_EQ(config->trino.password_env, "TRINO_PW");
+  EXPECT_EQ(config->trino.coordinator_url, "http://coord:8080/");
+  EXPECT_EQ(Config{}.trino.drain, "off");  // off unless asked for
+  EXPECT_DOUBLE_EQ(Config{}.trino.max_unhealthy_fraction, 0.34);
+}
+
 TEST(ToYaml, RendersEveryKey) {
   std::set<std::string> paths;
   collect_key_paths(YAML::Load(to_yaml(Config{})), "", paths);
   const std::set<std::string> expected = {
       "cluster",          "node.id",           "node.role",
-      "trino.etc_dir",    "targets",           "network.netns",
+      "trino.etc_dir",    "trino.drain",       "trino.url",         "trino.user",
+      "trino.password_file", "trino.password_env", "trino.ca_file", "trino.timeout_ms",
+      "trino.max_unhealthy_fraction", "trino.zk_loss_hold_ms", "trino.coordinator_url",
+      "targets",          "network.netns",
       "network.ports",    "network.max_peers", "http.listen",
       "agent_check.listen", "agent_check.drain_below_weight", "zookeeper.connect", "zookeeper.root",
       "zookeeper.session_timeout_ms", "zookeeper.auth_file", "heartbeat.interval_ms", "keepalived.track_file",

@@ -95,14 +95,15 @@ std::vector<std::string> target_names(const Config& config) {
 
 class Agent final : public TargetListener {
  public:
-  Agent(const Config& config, prometheus::Registry& registry, std::vector<std::unique_ptr<Sink>> sinks)
+  Agent(const Config& config, prometheus::Registry& registry, std::vector<std::unique_ptr<Sink>> sinks,
+        std::shared_ptr<const DrainStatusBoard> drain_board)
       : config_(config),
         metrics_(registry, target_names(config), version_string()),
         health_metrics_(registry),
         self_metrics_(registry),
         engine_(health_thresholds(config), target_names(config)),
         publisher_(node_identity(config), config.heartbeat.interval_ms, std::move(sinks),
-                   health_metrics_.sink_observer()),
+                   health_metrics_.sink_observer(), std::move(drain_board)),
         tracker_(TargetMatcher(config.targets, "/proc", getpid()), *this) {
     collectors_.push_back(
         std::make_unique<SchedCollector>(config, [this](const SchedEvent& event) { on_sched_event(event); }));
@@ -316,13 +317,14 @@ int run_agent(const Config& config) {
     return kExitFailure;
   }
 
-  auto sinks = make_sinks(config);
+  auto registry = std::make_shared<prometheus::Registry>();
+  auto drain_board = config.trino.drain == "off" ? nullptr : std::make_shared<DrainStatusBoard>();
+  auto sinks = make_sinks(config, {.registry = registry.get(), .drain_board = drain_board});
   if (!sinks) {
     spdlog::critical("cannot start: {}", sinks.error().message);
     return kExitFailure;
   }
-  auto registry = std::make_shared<prometheus::Registry>();
-  auto agent = std::make_unique<Agent>(config, *registry, std::move(*sinks));
+  auto agent = std::make_unique<Agent>(config, *registry, std::move(*sinks), drain_board);
   if (auto r = agent->start(**loop); !r) {
     spdlog::critical("cannot start: {}", r.error().message);
     return kExitFailure;

@@ -484,6 +484,28 @@ Result<void> http_url(const Value& at, const std::string& url) {
   return ok();
 }
 
+// Trino's own API: http:// or https:// (TLS through libcurl), no path.
+Result<void> trino_url(const Value& at, const std::string& url) {
+  const std::size_t separator = url.find("://");
+  std::string scheme = separator == std::string::npos ? "" : url.substr(0, separator + 3);
+  std::ranges::transform(scheme, scheme.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  const bool has_host = separator != std::string::npos && url.size() > separator + 3 && url[separator + 3] != '/';
+  if ((scheme != "http://" && scheme != "https://") || !has_host) {
+    return at.error("expected a base URL like http://127.0.0.1:8080 or https://trino.example:8443, got " +
+                    in_quotes(url));
+  }
+  const std::size_t path = url.find('/', separator + 3);
+  if (path != std::string::npos && path + 1 != url.size()) {
+    return at.error("expected a base URL without a path (the /v1/... paths are added), got " + in_quotes(url));
+  }
+  return ok();
+}
+
+Result<void> no_line_breaks(const Value& at, const std::string& text) {
+  if (text.find_first_of("\r\n") == std::string::npos) return ok();
+  return at.error("must be one line (it is sent as an HTTP header)");
+}
+
 Result<void> port_number(const Value& at, uint16_t port) {
   if (port != 0) return ok();
   return at.error("expected a port number 1-65535, got 0");
@@ -757,7 +779,22 @@ void read_config(Section& top, Config& config) {
     node.read("id", config.node.id, empty_or(znode_name));
     node.read("role", config.node.role, one_of({"", "coordinator", "worker"}));
   });
-  top.section("trino", [&](Section& trino) { trino.read("etc_dir", config.trino.etc_dir); });
+  top.section("trino", [&](Section& trino) {
+    Config::Trino& t = config.trino;
+    trino.read("etc_dir", t.etc_dir);
+    trino.read("drain", t.drain, one_of({"off", "auto", "shutdown"}));
+    trino.read("url", t.url, empty_or(trino_url));
+    trino.read("user", t.user, not_empty, no_line_breaks);
+    trino.read("password_file", t.password_file, empty_or(absolute_path));
+    trino.read("password_env", t.password_env, empty_or(environment_variable_name));
+    trino.read("ca_file", t.ca_file, empty_or(absolute_path));
+    trino.read("timeout_ms", t.timeout_ms, between(10, 60000));
+    trino.read("max_unhealthy_fraction", t.max_unhealthy_fraction, fraction);
+    trino.read("zk_loss_hold_ms", t.zk_loss_hold_ms, between(0, 3'600'000));
+    trino.read("coordinator_url", t.coordinator_url, empty_or(trino_url));
+    trino.check("password_env", t.password_file.empty() || t.password_env.empty(),
+                "give at most one of password_file and password_env");
+  });
   top.read("targets", config.targets, target_count, unique_member("name", &TargetSpec::name, "target name"));
   top.section("network", [&](Section& network) {
     network.read("netns", config.network.netns, empty_or(absolute_path));
@@ -775,6 +812,8 @@ void read_config(Section& top, Config& config) {
     zookeeper.read("session_timeout_ms", config.zookeeper.session_timeout_ms, between(1000, 600000));
     zookeeper.read("auth_file", config.zookeeper.auth_file, empty_or(absolute_path));
   });
+  top.check("zookeeper", config.trino.drain == "off" || !config.zookeeper.connect.empty(),
+            "zookeeper.connect must be set when trino.drain is on: the cluster-wide drain budget lives in ZooKeeper");
   top.section("heartbeat", [&](Section& heartbeat) {
     heartbeat.read("interval_ms", config.heartbeat.interval_ms, between(50, 60000));
   });
@@ -1187,7 +1226,20 @@ std::string to_yaml(const Config& config) {
     emit(out, "id", config.node.id);
     emit(out, "role", config.node.role);
   });
-  emit_section(out, "trino", [&] { emit(out, "etc_dir", config.trino.etc_dir); });
+  emit_section(out, "trino", [&] {
+    const Config::Trino& t = config.trino;
+    emit(out, "etc_dir", t.etc_dir);
+    emit(out, "drain", t.drain);
+    emit(out, "url", t.url);
+    emit(out, "user", t.user);
+    emit(out, "password_file", t.password_file);
+    emit(out, "password_env", t.password_env);
+    emit(out, "ca_file", t.ca_file);
+    emit(out, "timeout_ms", t.timeout_ms);
+    emit(out, "max_unhealthy_fraction", t.max_unhealthy_fraction);
+    emit(out, "zk_loss_hold_ms", t.zk_loss_hold_ms);
+    emit(out, "coordinator_url", t.coordinator_url);
+  });
   emit(out, "targets", config.targets);
   emit_section(out, "network", [&] {
     emit(out, "netns", config.network.netns);

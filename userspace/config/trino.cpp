@@ -26,9 +26,10 @@ namespace {
 // Trino's etc files are a few KiB; a file past this is not one of them.
 constexpr std::size_t kMaxEtcFileBytes = 1 << 20;
 // Defaults Trino uses when config.properties omits the key: ServerConfig.coordinator and
-// airlift's HttpServerConfig.httpPort.
+// airlift's HttpServerConfig.httpPort (and its http/https switches).
 constexpr bool kTrinoDefaultCoordinator = true;
 constexpr uint16_t kTrinoDefaultHttpPort = 8080;
+constexpr uint16_t kTrinoDefaultHttpsPort = 8443;  // HttpServerConfig.httpsPort
 
 // ---- Text helpers.
 
@@ -500,12 +501,18 @@ TrinoNodeInfo read_trino_etc(const std::filesystem::path& etc_dir, std::vector<s
   info.data_dir = settings.text("node.data-dir");
   info.coordinator = settings.boolean("coordinator");
   info.http_port = settings.port("http-server.http.port");
+  info.http_enabled = settings.boolean("http-server.http.enabled");
+  info.https_enabled = settings.boolean("http-server.https.enabled");
+  info.https_port = settings.port("http-server.https.port");
   info.discovery_uri = settings.text("discovery.uri");
   info.query_max_memory_per_node_bytes = settings.size_bytes("query.max-memory-per-node");
   info.query_max_total_memory_per_node_bytes = settings.size_bytes("query.max-total-memory-per-node");
   // Trino's own defaults, but only where the key is truly absent: a malformed value is unknown.
   if (config_text && !settings.has("coordinator")) info.coordinator = kTrinoDefaultCoordinator;
   if (config_text && !settings.has("http-server.http.port")) info.http_port = kTrinoDefaultHttpPort;
+  if (config_text && !settings.has("http-server.http.enabled")) info.http_enabled = true;
+  if (config_text && !settings.has("http-server.https.enabled")) info.https_enabled = false;
+  if (config_text && !settings.has("http-server.https.port")) info.https_port = kTrinoDefaultHttpsPort;
 
   if (auto jvm_text = read_etc_file(jvm_file, info, warnings)) {
     info.max_heap_bytes = parse_jvm_config(*jvm_text, jvm_file.native(), warnings).max_heap_bytes;
@@ -544,6 +551,15 @@ void apply_trino_defaults(Config& config, const TrinoNodeInfo& info) {
     // network.ports rejects duplicates; a Trino on 2181 would be odd, but must not make one.
     if (http_port != kZookeeperPort) config.network.ports.push_back(kZookeeperPort);
   }
+}
+
+std::string local_trino_url(const Config& config) {
+  if (!config.trino.url.empty()) return config.trino.url;
+  const TrinoNodeInfo& info = config.trino.detected;
+  if (info.http_enabled.value_or(true) || !info.https_enabled.value_or(false)) {
+    return "http://127.0.0.1:" + std::to_string(info.http_port.value_or(kTrinoDefaultHttpPort));
+  }
+  return "https://127.0.0.1:" + std::to_string(info.https_port.value_or(kTrinoDefaultHttpsPort));
 }
 
 std::vector<std::string> resolve_trino_settings(Config& config) {

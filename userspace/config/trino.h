@@ -75,6 +75,9 @@ struct TrinoNodeInfo {
   std::optional<bool> coordinator{};
   // http-server.http.port; 8080 when config.properties omits it (airlift's HttpServerConfig default).
   std::optional<uint16_t> http_port{};
+  std::optional<bool> http_enabled{};    // http-server.http.enabled; true when omitted
+  std::optional<bool> https_enabled{};   // http-server.https.enabled; false when omitted
+  std::optional<uint16_t> https_port{};  // http-server.https.port; 8443 when omitted
   std::optional<std::string> discovery_uri{};                       // discovery.uri
   std::optional<uint64_t> query_max_memory_per_node_bytes{};        // query.max-memory-per-node
   std::optional<uint64_t> query_max_total_memory_per_node_bytes{};  // query.max-total-memory-per-node (older Trino)
@@ -110,6 +113,10 @@ inline constexpr uint16_t kZookeeperPort = 2181;
 // - network.ports [] → Trino's HTTP port (8080, Trino's default, when unknown) and 2181;
 // - config.trino.detected = info, for the heartbeat payload and `nodepulse check`.
 void apply_trino_defaults(Config& config, const TrinoNodeInfo& info);
+
+// The local Trino's API base URL: trino.url when set; else http://127.0.0.1:PORT while plain
+// HTTP is on (Trino's own default), else https://127.0.0.1:HTTPS_PORT.
+std::string local_trino_url(const Config& config);
 
 // Start-up: reads config.trino.etc_dir (an empty one means "no Trino here": nothing is read and
 // nothing warned), applies the defaults above, and, if node.id is still empty, uses the hostname.
