@@ -5,7 +5,9 @@
 namespace nodepulse {
 
 SinkRunner::SinkRunner(std::unique_ptr<Sink> sink, SinkObserver observer)
-    : sink_(std::move(sink)), observer_(std::move(observer)), thread_([this] { run(); }) {}
+    : sink_(std::move(sink)), observer_(std::move(observer)), thread_([this] { run(); }) {
+  if (observer_.started) observer_.started(sink_->name());
+}
 
 SinkRunner::~SinkRunner() {
   {

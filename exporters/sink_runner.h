@@ -17,6 +17,8 @@ namespace nodepulse {
 struct SinkObserver {
   // Called on the sink's thread after each publish, with its duration and result.
   std::function<void(const char* sink, double seconds, const Result<void>& result)> published;
+  // Called once when the runner starts, before any publish: the sink's series can start at 0.
+  std::function<void(const char* sink)> started;
 };
 
 class SinkRunner {

@@ -24,6 +24,9 @@ AgentMetrics::AgentMetrics(prometheus::Registry& registry, const std::vector<std
       jvm_(registry, target_names),
       mem_(registry, target_names),
       net_(registry) {
+  // The mem collector reads PSI files whether or not its probe loads; a probe's own read
+  // errors start with the probe (set_probe_up).
+  errors_.Add({{"component", "psi"}, {"op", "read"}});
   prometheus::BuildGauge()
       .Name("nodepulse_build_info")
       .Help("Always 1; the agent's version as a label")
@@ -53,6 +56,11 @@ void AgentMetrics::record(const Sample& sample) {
 
 void AgentMetrics::set_probe_up(const std::string& probe, bool up) {
   probe_up_.Add({{"probe", probe}}).Set(up ? 1 : 0);
+  // Every counter of the probe exists from here at 0, so its first drop or failed read is an
+  // increase that rate() and the alert rules see, not a series born at 1.
+  dropped_.Add({{"probe", probe}});
+  failed_updates_.Add({{"probe", probe}});
+  errors_.Add({{"component", probe}, {"op", "read"}});
 }
 
 void AgentMetrics::set_target_processes(size_t target_index, size_t live_processes) {

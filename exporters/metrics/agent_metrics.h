@@ -24,6 +24,7 @@ class AgentMetrics {
                const std::string& version);
 
   void record(const Sample& sample);
+  // Also starts the probe's drop, failed-update and read-error counters at 0.
   void set_probe_up(const std::string& probe, bool up);
   void set_target_processes(size_t target_index, size_t live_processes);
 

@@ -54,16 +54,22 @@ void HealthMetrics::record(const Verdict& verdict) {
 }
 
 SinkObserver HealthMetrics::sink_observer() {
-  return {[this](const char* sink, double seconds, const Result<void>& result) { on_published(sink, seconds, result); }};
+  return {.published = [this](const char* sink, double seconds,
+                              const Result<void>& result) { on_published(sink, seconds, result); },
+          .started = [this](const char* sink) { sink_series(sink); }};
+}
+
+HealthMetrics::SinkSeries HealthMetrics::sink_series(const char* sink) {
+  static const prometheus::Histogram::BucketBoundaries kBuckets = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
+                                                                   0.05,   0.1,   0.25,   0.5,   1,    2.5, 5};
+  return {publish_seconds_.Add({{"sink", sink}}, kBuckets), sink_errors_.Add({{"sink", sink}})};
 }
 
 void HealthMetrics::on_published(const char* sink, double seconds, const Result<void>& result) {
-  static const prometheus::Histogram::BucketBoundaries kBuckets = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
-                                                                   0.05,   0.1,   0.25,   0.5,   1,    2.5, 5};
-  publish_seconds_.Add({{"sink", sink}}, kBuckets).Observe(seconds);
-  auto& errors = sink_errors_.Add({{"sink", sink}});
+  const SinkSeries series = sink_series(sink);
+  series.publish_seconds.Observe(seconds);
   if (result) return;
-  errors.Increment();
+  series.errors.Increment();
   std::lock_guard lock(log_mutex_);
   uint64_t& last = last_error_log_ms_[sink];
   const uint64_t now = steady_ms();

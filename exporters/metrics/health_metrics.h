@@ -22,11 +22,17 @@ class HealthMetrics {
   explicit HealthMetrics(prometheus::Registry& registry);
 
   void record(const Verdict& verdict);
-  // Counts and times every publish; logs a failing sink at most once a minute. Thread-safe:
-  // sinks call it from their own threads.
+  // Starts each sink's series at 0 when its runner starts, so the first failure is an increase
+  // an alert sees; counts and times every publish; logs a failing sink at most once a minute.
+  // Thread-safe: sinks call it from their own threads.
   SinkObserver sink_observer();
 
  private:
+  struct SinkSeries {
+    prometheus::Histogram& publish_seconds;
+    prometheus::Counter& errors;
+  };
+  SinkSeries sink_series(const char* sink);
   void on_published(const char* sink, double seconds, const Result<void>& result);
 
   prometheus::Gauge& node_state_;

@@ -95,14 +95,15 @@ void MemMetrics::record(const MemDelta& mem) {
     for (size_t i = 0; i < psi.target_memory.size() && i < target_names_.size(); ++i) {
       if (psi.target_memory[i]) record_target_psi(i, *psi.target_memory[i]);
     }
-    if (psi.node_trigger_events) {
-      psi_trigger_events_.Add({{"scope", "node"}}).Increment(static_cast<double>(psi.node_trigger_events));
-    }
+    // A scope's trigger series exists, from 0, once its memory pressure is read: the first
+    // wake-up is then an increase, and a node without PSI still has no series (unknown).
+    auto count_triggers = [&](const std::string& scope, bool pressure_read, uint64_t events) {
+      if (pressure_read || events) psi_trigger_events_.Add({{"scope", scope}}).Increment(static_cast<double>(events));
+    };
+    count_triggers("node", psi.memory.has_value(), psi.node_trigger_events);
     for (size_t i = 0; i < psi.target_trigger_events.size() && i < target_names_.size(); ++i) {
-      if (psi.target_trigger_events[i]) {
-        psi_trigger_events_.Add({{"scope", target_names_[i]}})
-            .Increment(static_cast<double>(psi.target_trigger_events[i]));
-      }
+      const bool pressure_read = i < psi.target_memory.size() && psi.target_memory[i].has_value();
+      count_triggers(target_names_[i], pressure_read, psi.target_trigger_events[i]);
     }
   }
 }

@@ -1,5 +1,6 @@
 // nodepulse_tcp_*: TCP health of the cluster's connections, per peer (bounded by
-// network.max_peers; the rest is peer="other").
+// network.max_peers; the rest is peer="other") and for the node as a whole (peer="node", from
+// the start, so a dashboard has a line and rate() a zero before any peer is seen).
 #pragma once
 
 #include <prometheus/counter.h>
@@ -33,7 +34,9 @@ class NetMetrics {
     std::array<prometheus::Counter*, 4> errors;    // refused, timeout, reset, other
     prometheus::Gauge* srtt = nullptr;             // only while a recent sample exists
   };
+  Peer make_peer(const std::string& label);
   Peer& peer(const std::string& label);
+  static void count(Peer& peer, const NetPeerCounters& counters);
 
   prometheus::Family<prometheus::Counter>& retransmits_;
   prometheus::Family<prometheus::Counter>& syn_retransmits_;
@@ -44,6 +47,7 @@ class NetMetrics {
   prometheus::Family<prometheus::Gauge>& srtt_;
   prometheus::Histogram* connect_latency_;
   prometheus::Counter* rcvqueue_full_;
+  Peer node_;  // every peer's counters summed; no srtt (a node has no round-trip time)
   std::map<std::string, Peer> peers_;
 };
 

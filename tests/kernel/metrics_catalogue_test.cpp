@@ -17,12 +17,6 @@ namespace {
 
 using namespace std::chrono_literals;
 
-// Agent metrics whose series appear only after something the workload cannot make the kernel
-// do. nodepulse_errors_total counts run-time failures (a BPF map read or a PSI read failing):
-// its series are made with the first failure, and a healthy kernel gives none. These are still
-// checked when they do appear (type and labels), and must stay catalogued.
-const std::set<std::string> kOnlyAfterAFailure = {"nodepulse_errors_total"};
-
 std::string join(const std::vector<std::string>& items) {
   std::string out;
   for (const std::string& item : items) out += "\n  " + item;
@@ -53,7 +47,7 @@ TEST(MetricsCatalogue, MatchesWhatALiveAgentExportsUnderEverySignal) {
   const auto missing_now = [&] {
     std::vector<std::string> missing;
     for (const auto& [name, family] : expected) {
-      if (!live.contains(name) && !kOnlyAfterAFailure.contains(name)) missing.push_back(name);
+      if (!live.contains(name)) missing.push_back(name);
     }
     return missing;
   };
@@ -96,7 +90,7 @@ TEST(MetricsCatalogue, MatchesWhatALiveAgentExportsUnderEverySignal) {
   std::vector<std::string> read_not_exported;
   for (const auto& named : exprs) {
     for (const std::string& name : testing::metric_names_in(named.expr, catalogue)) {
-      if (name == "up" || live.contains(name) || kOnlyAfterAFailure.contains(name)) continue;
+      if (name == "up" || live.contains(name)) continue;
       auto found = catalogue.find(name);
       if (found != catalogue.end() && found->second.exporter != "agent") continue;
       read_not_exported.push_back(named.where + ": " + name);

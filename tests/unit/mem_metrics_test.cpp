@@ -83,6 +83,23 @@ TEST_F(MemMetricsTest, RecordsReclaimOomAndPsi) {
   EXPECT_TRUE(has("nodepulse_target_up{target=\"trino\"} 0"));
 }
 
+// A trigger's series starts at 0 where memory pressure is read, so its first wake-up is an
+// increase; where pressure is not read (no PSI, no live target) there is none.
+TEST_F(MemMetricsTest, TriggerSeriesStartAtZeroWherePressureIsRead) {
+  EXPECT_EQ(text().find("nodepulse_psi_trigger_events_total{"), std::string::npos) << "before any PSI read";
+  MemDelta mem;
+  PsiDelta psi;
+  psi.memory = PsiResourceDelta{PsiKindDelta{0, 0}, PsiKindDelta{0, 0}};
+  psi.target_memory = {std::nullopt, PsiResourceDelta{PsiKindDelta{0, 0}, PsiKindDelta{0, 0}}};
+  psi.target_trigger_events = {0, 0};
+  mem.psi = psi;
+  metrics_.record(mem);
+  EXPECT_TRUE(has("nodepulse_psi_trigger_events_total{scope=\"node\"} 0")) << text();
+  EXPECT_TRUE(has("nodepulse_psi_trigger_events_total{scope=\"zk\"} 0")) << text();
+  EXPECT_EQ(text().find("nodepulse_psi_trigger_events_total{scope=\"trino\"}"), std::string::npos)
+      << "trino has no live process: its pressure was not read";
+}
+
 TEST_F(MemMetricsTest, UnknownPartsLeaveTheSeriesAlone) {
   MemDelta mem;  // probe down, PSI unavailable
   metrics_.record(mem);

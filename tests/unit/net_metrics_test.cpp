@@ -51,6 +51,50 @@ TEST(NetMetrics, CountsPerPeerWithEveryLabelValueFromTheStart) {
   EXPECT_TRUE(has_line(text, "nodepulse_tcp_rcvqueue_full_total 4")) << text;
 }
 
+// peer="node" is there before any peer, every label value at 0, and then sums every peer
+// (including peer="other"); it has no RTT.
+TEST(NetMetrics, NodeTotalsFromTheStartSumEveryPeer) {
+  prometheus::Registry registry;
+  NetMetrics metrics(registry);
+  const std::string before = scrape(registry);
+  for (const char* line : {"nodepulse_tcp_retransmits_total{peer=\"node\"} 0",
+                           "nodepulse_tcp_syn_retransmits_total{peer=\"node\"} 0",
+                           "nodepulse_tcp_resets_total{direction=\"sent\",peer=\"node\"} 0",
+                           "nodepulse_tcp_resets_total{direction=\"received\",peer=\"node\"} 0",
+                           "nodepulse_tcp_connects_total{peer=\"node\",result=\"ok\"} 0",
+                           "nodepulse_tcp_connects_total{peer=\"node\",result=\"refused\"} 0",
+                           "nodepulse_tcp_connects_total{peer=\"node\",result=\"timeout\"} 0",
+                           "nodepulse_tcp_connects_total{peer=\"node\",result=\"other\"} 0",
+                           "nodepulse_tcp_accepts_total{peer=\"node\"} 0",
+                           "nodepulse_tcp_errors_total{error=\"refused\",peer=\"node\"} 0",
+                           "nodepulse_tcp_errors_total{error=\"timeout\",peer=\"node\"} 0",
+                           "nodepulse_tcp_errors_total{error=\"reset\",peer=\"node\"} 0",
+                           "nodepulse_tcp_errors_total{error=\"other\",peer=\"node\"} 0"}) {
+    EXPECT_TRUE(has_line(before, line)) << line << "\n" << before;
+  }
+
+  NetDelta delta;
+  NetPeerDelta first{.peer = "10.200.0.2", .counters = {}, .srtt_us = 1500};
+  first.counters.retransmits = 3;
+  first.counters.connects_ok = 2;
+  first.counters.errors_timeout = 1;
+  NetPeerDelta folded{.peer = "other", .counters = {}, .srtt_us = std::nullopt};
+  folded.counters.retransmits = 4;
+  folded.counters.accepts = 5;
+  folded.counters.resets_sent = 6;
+  delta.peers = {first, folded};
+  metrics.record(delta);
+
+  const std::string after = scrape(registry);
+  EXPECT_TRUE(has_line(after, "nodepulse_tcp_retransmits_total{peer=\"node\"} 7")) << after;
+  EXPECT_TRUE(has_line(after, "nodepulse_tcp_connects_total{peer=\"node\",result=\"ok\"} 2")) << after;
+  EXPECT_TRUE(has_line(after, "nodepulse_tcp_errors_total{error=\"timeout\",peer=\"node\"} 1")) << after;
+  EXPECT_TRUE(has_line(after, "nodepulse_tcp_accepts_total{peer=\"node\"} 5")) << after;
+  EXPECT_TRUE(has_line(after, "nodepulse_tcp_resets_total{direction=\"sent\",peer=\"node\"} 6")) << after;
+  EXPECT_TRUE(has_line(after, "nodepulse_tcp_retransmits_total{peer=\"10.200.0.2\"} 3")) << after;
+  EXPECT_EQ(after.find("nodepulse_tcp_srtt_seconds{peer=\"node\"}"), std::string::npos) << after;
+}
+
 TEST(NetMetrics, StaleSrttSeriesDisappearsAndComesBack) {
   prometheus::Registry registry;
   NetMetrics metrics(registry);

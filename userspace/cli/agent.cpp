@@ -135,7 +135,7 @@ class Agent final : public TargetListener {
     }
     tracker_.rescan();
     report_targets();
-    evaluate();
+    collect();  // before /metrics serves: every series a sample makes is there at the first scrape
     if (auto r = loop.every(std::chrono::milliseconds(config_.collect.interval_ms), [this] { collect(); }); !r) return r;
     if (auto r = loop.every(kFastCheckPeriod, [this] { fast_check(); }); !r) return r;
     return loop.every(kRescanPeriod, [this] { tracker_.rescan(); });
