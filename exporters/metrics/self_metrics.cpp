@@ -55,14 +55,22 @@ Result<ProcessUsage> read_process_usage(const std::filesystem::path& process_dir
 
 SelfMetrics::SelfMetrics(prometheus::Registry& registry, std::filesystem::path process_dir)
     : process_dir_(std::move(process_dir)),
+      stats_enabled_(prometheus::BuildGauge()
+                         .Name("nodepulse_bpf_stats_enabled")
+                         .Help("1 while the kernel's BPF run-time statistics are on and nodepulse_bpf_run_* are "
+                               "exported; 0 (the default): turn them on with metrics.bpf_stats: true, the agent's "
+                               "equivalent of sysctl kernel.bpf_stats_enabled=1. Cost: while on, the kernel reads "
+                               "the clock twice around every run of every BPF program on the host, ours and others'")
+                         .Register(registry)
+                         .Add({})),
       run_seconds_(prometheus::BuildCounter()
                        .Name("nodepulse_bpf_run_seconds_total")
                        .Help("CPU time each of the agent's BPF programs ran, from the kernel's BPF run-time "
-                             "statistics (only with metrics.bpf_stats: true)")
+                             "statistics (only while nodepulse_bpf_stats_enabled is 1)")
                        .Register(registry)),
       run_count_(prometheus::BuildCounter()
                      .Name("nodepulse_bpf_run_count_total")
-                     .Help("Runs of each of the agent's BPF programs (only with metrics.bpf_stats: true); "
+                     .Help("Runs of each of the agent's BPF programs (only while nodepulse_bpf_stats_enabled is 1); "
                            "run seconds / run count is the cost of one event")
                      .Register(registry)),
       cpu_seconds_(prometheus::BuildCounter()
@@ -88,6 +96,8 @@ SelfMetrics::SelfMetrics(prometheus::Registry& registry, std::filesystem::path p
                    .Add({})) {
   record_process();
 }
+
+void SelfMetrics::set_bpf_stats_enabled(bool on) { stats_enabled_.Set(on ? 1 : 0); }
 
 void SelfMetrics::record_programs(const std::string& probe, const std::vector<ProgramStats>& programs) {
   for (const ProgramStats& program : programs) {

@@ -1,6 +1,7 @@
 // The agent's own cost: CPU time and run count of each BPF program (from the kernel's BPF
-// run-time statistics, when metrics.bpf_stats is on) and the agent process's CPU time, memory,
-// open fds and threads. All names start with nodepulse_ (docs/metrics.md).
+// run-time statistics, when metrics.bpf_stats is on, and whether they are) and the agent
+// process's CPU time, memory, open fds and threads. All names start with nodepulse_
+// (docs/metrics.md).
 #pragma once
 
 #include <prometheus/counter.h>
@@ -37,6 +38,10 @@ class SelfMetrics {
   // process_dir: normally /proc/self (tests point it at a fixture).
   explicit SelfMetrics(prometheus::Registry& registry, std::filesystem::path process_dir = "/proc/self");
 
+  // Whether the kernel's BPF run-time statistics are on (nodepulse_bpf_stats_enabled); only
+  // then does the agent call record_programs (off, every figure would be a false 0).
+  void set_bpf_stats_enabled(bool on);
+
   // Adds what each program of `probe` ran since the previous call. The kernel's figures are
   // cumulative; a program seen for the first time contributes everything it ran so far, and
   // one whose figures went down (reloaded) restarts from its new value.
@@ -54,6 +59,7 @@ class SelfMetrics {
   };
 
   std::filesystem::path process_dir_;
+  prometheus::Gauge& stats_enabled_;
   prometheus::Family<prometheus::Counter>& run_seconds_;
   prometheus::Family<prometheus::Counter>& run_count_;
   prometheus::Counter& cpu_seconds_;

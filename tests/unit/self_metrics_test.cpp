@@ -89,6 +89,24 @@ TEST(SelfMetrics, ProgramStatisticsBecomeCountersThatNeverGoDown) {
   EXPECT_DOUBLE_EQ(value(registry, "nodepulse_bpf_run_count_total", "sched_switch"), 29);
 }
 
+// Whether BPF statistics are on is always exported (0 by default), so a dashboard can say they
+// are off where nodepulse_bpf_run_* have no series.
+TEST(SelfMetrics, SaysWhetherBpfStatisticsAreOn) {
+  prometheus::Registry registry;
+  SelfMetrics metrics(registry);
+  const auto enabled = [&registry] {
+    for (const auto& family : registry.Collect()) {
+      if (family.name == "nodepulse_bpf_stats_enabled") return family.metric.at(0).gauge.value;
+    }
+    return -1.0;
+  };
+  EXPECT_EQ(enabled(), 0);
+  metrics.set_bpf_stats_enabled(true);
+  EXPECT_EQ(enabled(), 1);
+  metrics.set_bpf_stats_enabled(false);
+  EXPECT_EQ(enabled(), 0);
+}
+
 TEST(SelfMetrics, NoProgramSeriesUntilStatisticsAreRecorded) {
   prometheus::Registry registry;
   SelfMetrics metrics(registry);

@@ -127,6 +127,7 @@ class Agent final : public TargetListener {
       if (stats) bpf_stats_ = std::move(*stats);
       if (!stats) spdlog::warn("metrics.bpf_stats: {}; nodepulse_bpf_run_* are not exported", stats.error().message);
     }
+    self_metrics_.set_bpf_stats_enabled(bpf_stats_.has_value());
     for (auto& collector : collectors_) {
       auto started = collector->start(loop);
       // A probe that cannot load leaves its signal unknown; the agent runs on without it.

@@ -46,6 +46,21 @@ std::vector<FeatureCheck> check_targets(const Config& config) {
   return checks;
 }
 
+// metrics.bpf_stats: what it exports and what it costs, on or off (off is the default, not a fault).
+FeatureCheck check_bpf_stats_setting(const Config& config) {
+  const std::string cost =
+      "cost: while on, the kernel reads the clock twice around every run of every BPF program on the host, ours "
+      "and others'";
+  if (config.metrics.bpf_stats) {
+    return {"metrics.bpf_stats", FeatureCheck::Status::kOk,
+            "on: nodepulse_bpf_run_* are exported while the agent runs (if the kernel allows it: \"BPF run-time "
+            "stats\" above); " + cost};
+  }
+  return {"metrics.bpf_stats", FeatureCheck::Status::kOk,
+          "off: nodepulse_bpf_run_* are not exported and the BPF cost panels say so; set metrics.bpf_stats: true "
+          "for them (the agent then holds kernel.bpf_stats_enabled on); " + cost};
+}
+
 // What Trino's etc/ said (read at start-up into config.trino), and the etc directory each running
 // target was started with, which is where Trino really reads its settings from.
 std::vector<FeatureCheck> check_trino(const Config& config) {
@@ -164,6 +179,7 @@ int run_check(const Config& config, const std::string& config_source) {
 
   std::printf("config: %s: ok\n", config_source.c_str());
   section("kernel and privileges:", check_environment());
+  section("metrics:", {check_bpf_stats_setting(config)});
 
   for (const ProbeCheck& probe : probe_checks(config)) section(probe.title.c_str(), check_probe(probe));
   section("targets:", check_targets(config));
