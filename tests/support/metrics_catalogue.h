@@ -37,13 +37,17 @@ struct MetricFamily {
   std::string type;                 // counter | gauge | histogram | summary | untyped
   std::set<std::string> labels;     // label names; a histogram's `le` and a summary's `quantile` left out
   std::string exporter;             // catalogue only: "agent" or "balancer"
+  std::string first_appears;        // catalogue only: "start", "peer seen", ... (its "First appears" table)
 };
+
+// The value of first_appears for series that exist from an agent's first scrape.
+inline constexpr const char* kFromStart = "start";
 
 using MetricFamilies = std::map<std::string, MetricFamily>;
 
-// docs/metrics.md: every table row "| `name` | type | `label`, ... | meaning |" under a heading
-// "## Exported by `nodepulse <exporter>`". Rows elsewhere are ignored. `problems` collects
-// malformed rows and duplicates.
+// docs/metrics.md: every table row "| `name` | type | `label`, ... | `first appears` | meaning |"
+// under a heading "## Exported by `nodepulse <exporter>`". Rows elsewhere are ignored. `problems`
+// collects malformed rows and duplicates.
 inline MetricFamilies parse_catalogue(const std::string& markdown, std::vector<std::string>* problems = nullptr) {
   MetricFamilies families;
   std::string exporter;
@@ -66,11 +70,13 @@ inline MetricFamilies parse_catalogue(const std::string& markdown, std::vector<s
       const auto last = cell.find_last_not_of(' ');
       cells.push_back(first == std::string::npos ? "" : cell.substr(first, last - first + 1));
     }
-    if (cells.size() < 4 || !std::regex_match(cells[0], match, std::regex("`(nodepulse_[a-z0-9_]+)`"))) {
-      if (problems) problems->push_back("malformed catalogue row: " + line);
+    std::smatch appears;
+    if (cells.size() < 5 || !std::regex_match(cells[0], match, std::regex("`(nodepulse_[a-z0-9_]+)`")) ||
+        !std::regex_match(cells[3], appears, std::regex("`([a-z_ ]+)`"))) {
+      if (problems) problems->push_back("malformed catalogue row (name, type, labels, first appears, meaning): " + line);
       continue;
     }
-    MetricFamily family{match[1].str(), cells[1], {}, exporter};
+    MetricFamily family{match[1].str(), cells[1], {}, exporter, appears[1].str()};
     for (auto it = std::sregex_iterator(cells[2].begin(), cells[2].end(), backticked); it != std::sregex_iterator();
          ++it) {
       family.labels.insert((*it)[1].str());
@@ -79,6 +85,21 @@ inline MetricFamilies parse_catalogue(const std::string& markdown, std::vector<s
     families[family.name] = family;
   }
   return families;
+}
+
+// The values the "### First appears" table of docs/metrics.md defines (its rows "| `value` | when |").
+inline std::set<std::string> first_appears_values(const std::string& markdown) {
+  std::set<std::string> values;
+  std::istringstream in(markdown);
+  std::string line;
+  bool in_table = false;
+  static const std::regex row("^\\| `([a-z_ ]+)` \\|");
+  while (std::getline(in, line)) {
+    if (line.starts_with("#")) in_table = line == "### First appears";
+    std::smatch match;
+    if (in_table && std::regex_search(line, match, row)) values.insert(match[1].str());
+  }
+  return values;
 }
 
 inline MetricFamilies catalogue_for(const MetricFamilies& catalogue, const std::string& exporter) {
@@ -104,7 +125,7 @@ inline MetricFamilies parse_exposition(const std::string& text) {
         return found->second;
       }
     }
-    auto [it, added] = families.try_emplace(sample, MetricFamily{sample, "untyped", {}, ""});
+    auto [it, added] = families.try_emplace(sample, MetricFamily{sample, "untyped", {}, "", ""});
     return it->second;
   };
   while (std::getline(in, line)) {
@@ -113,7 +134,7 @@ inline MetricFamilies parse_exposition(const std::string& text) {
       std::istringstream words(line.substr(7));
       std::string name, type;
       words >> name >> type;
-      families[name] = MetricFamily{name, type, {}, ""};
+      families[name] = MetricFamily{name, type, {}, "", ""};
       continue;
     }
     if (line.starts_with('#')) continue;
@@ -207,6 +228,18 @@ inline std::vector<NamedExpr> rule_exprs(const std::filesystem::path& file = sou
     }
   }
   return exprs;
+}
+
+// What an alert rule watches: its expression without the final threshold ("... > 0", "== 2") and
+// outside absent(). It must have data before anything happens, or the rule cannot see the first
+// event: rate(x[5m]) > 0 never fires for a series born at 1.
+inline std::string rule_operand(const std::string& expr) {
+  static const std::regex threshold(R"(^\s*(.*?)\s*(==|!=|>=|<=|>|<)\s*-?[0-9.]+\s*$)");
+  static const std::regex absent(R"(^\s*absent\((.*)\)\s*$)");
+  std::smatch match;
+  std::string operand = std::regex_match(expr, match, threshold) ? match[1].str() : expr;
+  if (std::regex_match(operand, match, absent)) operand = match[1].str();
+  return operand;
 }
 
 }  // namespace nodepulse::testing

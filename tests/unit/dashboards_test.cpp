@@ -130,6 +130,18 @@ TEST(Catalogue, IsWellFormed) {
   }
 }
 
+// Every metric says when it first appears, in a value the "First appears" table defines; the
+// e2e test (prometheus_dashboards_test) holds a live agent to it.
+TEST(Catalogue, SaysWhenEveryMetricFirstAppears) {
+  const std::string markdown = testing::catalogue_file_text(source_path("docs/metrics.md"));
+  const auto values = testing::first_appears_values(markdown);
+  EXPECT_TRUE(values.contains(testing::kFromStart)) << "the \"First appears\" table has no `start`";
+  for (const auto& [name, family] : testing::parse_catalogue(markdown)) {
+    EXPECT_TRUE(values.contains(family.first_appears))
+        << name << ": first appears `" << family.first_appears << "`, which the \"First appears\" table does not define";
+  }
+}
+
 // Any name a panel or a rule reads must be catalogued (and so, by metrics_catalogue_test,
 // exported); `up` is Prometheus's own.
 TEST(Catalogue, NamesEveryMetricThatADashboardOrARuleReads) {
@@ -197,6 +209,50 @@ TEST(Catalogue, EveryAgentMetricIsOnADashboard) {
     if (!shown.contains(name)) missing += " " + name;
   }
   EXPECT_TRUE(missing.empty()) << "agent metrics on no dashboard panel:" << missing;
+}
+
+// A panel reading a metric that does not appear at start (a peer's RTT, a target's cgroup PSI,
+// BPF statistics, sinks) has no data on an agent with its built-in defaults: it says why and what
+// turns it on (Grafana shows fieldConfig.defaults.noValue instead of "No data").
+TEST(Dashboards, APanelOfAMetricThatAppearsLaterSaysWhyItIsEmpty) {
+  const auto families = catalogue();
+  for (const auto& file : testing::dashboard_files()) {
+    for (const json& panel : testing::dashboard_panels(load_dashboard(file))) {
+      std::set<std::string> later;
+      for (const json& target : panel.value("targets", json::array())) {
+        for (const std::string& name : testing::metric_names_in(target.value("expr", ""), families)) {
+          auto found = families.find(name);
+          if (found != families.end() && found->second.first_appears != testing::kFromStart) later.insert(name);
+        }
+      }
+      if (later.empty()) continue;
+      const std::string no_value = panel["fieldConfig"]["defaults"].value("noValue", "");
+      EXPECT_GE(no_value.size(), 20u) << file.filename().string() << ": panel \"" << panel.value("title", "")
+                                      << "\" reads " << *later.begin()
+                                      << ", which appears later: say in fieldConfig.defaults.noValue why it is empty";
+    }
+  }
+}
+
+// What each rule watches, without its threshold, as the e2e test queries it.
+TEST(AlertRules, TheOperandIsTheExpressionWithoutItsThreshold) {
+  const struct {
+    const char* description;
+    const char* expr;
+    const char* operand;
+  } cases[] = {
+      {"a comparison with a number", "max by (job, instance) (nodepulse_node_state) == 2",
+       "max by (job, instance) (nodepulse_node_state)"},
+      {"greater than zero", "sum by (sink) (rate(nodepulse_sink_errors_total[5m])) > 0",
+       "sum by (sink) (rate(nodepulse_sink_errors_total[5m]))"},
+      {"a label matcher with ==-like text stays", "up{job=\"nodepulse\"} == 0", "up{job=\"nodepulse\"}"},
+      {"absent() watches its argument", "absent(up{job=\"nodepulse\"})", "up{job=\"nodepulse\"}"},
+      {"no threshold", "rate(nodepulse_errors_total[5m])", "rate(nodepulse_errors_total[5m])"},
+  };
+  for (const auto& c : cases) EXPECT_EQ(testing::rule_operand(c.expr), c.operand) << c.description;
+  for (const auto& rule : testing::rule_exprs()) {
+    EXPECT_FALSE(testing::metric_names_in(testing::rule_operand(rule.expr), catalogue()).empty()) << rule.where;
+  }
 }
 
 TEST(AlertRules, EachHasASeverityASummaryAndADescription) {
