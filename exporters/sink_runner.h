@@ -18,7 +18,8 @@ struct SinkObserver {
   // Called on the sink's thread after each publish, with its duration and result.
   std::function<void(const char* sink, double seconds, const Result<void>& result)> published;
   // Called once when the runner starts, before any publish: the sink's series can start at 0.
-  std::function<void(const char* sink)> started;
+  // Optional (`= {}`: observers made with only `published` stay valid aggregates).
+  std::function<void(const char* sink)> started = {};
 };
 
 class SinkRunner {
