@@ -28,6 +28,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, std::size_t size) {
     if (size > kMaxPayloadBytes) fuzz::fail("a payload over max_bytes accepted");
     if (report->node_id.empty()) fuzz::fail("a report without a node_id accepted");
     if (report->weight > 100) fuzz::fail("a weight over 100 accepted");
+    if (report->drain && report->drain->state.empty()) fuzz::fail("a trino_drain without a state accepted");
   }
   (void)printable_excerpt(json);
   (void)printable_excerpt(json, 3);

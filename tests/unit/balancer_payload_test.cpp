@@ -1,5 +1,6 @@
-// The balancer's heartbeat parser: what agents write is accepted exactly; everything else is
-// refused with the right reason label, never a crash or an exception.
+// The balancer's heartbeat parser: what agents write is accepted exactly (the trino_drain object
+// too, when present); everything else is refused with the right reason label, never a crash or
+// an exception.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -37,6 +38,58 @@ TEST(ParseNodePayload, ReadsWhatTheAgentWrites) {
   EXPECT_EQ(report->ts_ms, 1700000000123u);
   EXPECT_EQ(report->http_port, 8081);
 }
+
+TEST(ParseNodePayload, ReadsTheDrainStatusTheAgentWrites) {
+  Heartbeat heartbeat;
+  heartbeat.node = {"w-1", "prod", "worker", "10.0.0.7", "0.1.0", 8081};
+  heartbeat.verdict.state = HealthState::kFailing;
+  heartbeat.drain = DrainStatus{"drained", "DRAINED", true, "failing: jvm pause", ""};
+  Result<NodeReport> report = parse_node_payload(to_json(heartbeat), kLimit);
+  ASSERT_TRUE(report.ok()) << report.error().message;
+  ASSERT_TRUE(report->drain.has_value());
+  EXPECT_EQ(*report->drain, (DrainReport{"drained", "DRAINED", true, "failing: jvm pause", ""}));
+
+  heartbeat.drain.reset();
+  report = parse_node_payload(to_json(heartbeat), kLimit);
+  ASSERT_TRUE(report.ok()) << report.error().message;
+  EXPECT_FALSE(report->drain.has_value()) << "no trino_drain: the agent's trino sink is off";
+}
+
+struct DrainCase {
+  std::string description;
+  std::string drain_json;
+  DrainReport expected;
+};
+
+void PrintTo(const DrainCase& drain, std::ostream* out) { *out << drain.description; }
+
+class AcceptedDrain : public ::testing::TestWithParam<DrainCase> {};
+
+TEST_P(AcceptedDrain, Reads) {
+  const DrainCase& drain = GetParam();
+  Result<NodeReport> report =
+      parse_node_payload(R"({"node_id":"a","state":"failing","weight":0,"trino_drain":)" + drain.drain_json + "}", kLimit);
+  ASSERT_TRUE(report.ok()) << report.error().message;
+  ASSERT_TRUE(report->drain.has_value());
+  EXPECT_EQ(*report->drain, drain.expected);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Cases, AcceptedDrain,
+    ::testing::Values(
+        DrainCase{"only the state", R"({"state":"active"})", {"active", "", false, "", ""}},
+        DrainCase{"every field", R"({"state":"budget_exhausted","trino_state":"ACTIVE","slot":false,)"
+                                 R"("reason":"2 of 3 slots held","error":"zookeeper: connection loss"})",
+                  {"budget_exhausted", "ACTIVE", false, "2 of 3 slots held", "zookeeper: connection loss"}},
+        DrainCase{"a state a newer agent may add is kept as written", R"({"state":"parked","slot":true})",
+                  {"parked", "", true, "", ""}},
+        DrainCase{"unknown fields are ignored", R"({"state":"drained","since_ms":5,"extra":{"a":1}})",
+                  {"drained", "", false, "", ""}}),
+    [](const ::testing::TestParamInfo<DrainCase>& info) {
+      std::string name;
+      for (char c : info.param.description) name += std::isalnum(static_cast<unsigned char>(c)) ? c : '_';
+      return name;
+    });
 
 TEST(ParseNodePayload, OnlyNodeStateAndWeightAreRequired) {
   Result<NodeReport> report = parse_node_payload(R"({"node_id":"a","state":"failing","weight":0,"new_field":[1]})", kLimit);
@@ -103,7 +156,24 @@ INSTANTIATE_TEST_SUITE_P(
         BadPayload{"state wrong case", R"({"node_id":"a","state":"HEALTHY","weight":100})", kPayloadUnknownState,
                    "'HEALTHY'"},
         BadPayload{"state null", R"({"node_id":"a","state":null,"weight":100})", kPayloadWrongType,
-                   "state: expected a string, got null"}),
+                   "state: expected a string, got null"},
+        BadPayload{"drain not an object", R"({"node_id":"a","trino_drain":"drained")" + kValidTail, kPayloadWrongType,
+                   "trino_drain: expected an object, got a string"},
+        BadPayload{"drain null", R"({"node_id":"a","trino_drain":null)" + kValidTail, kPayloadWrongType,
+                   "trino_drain: expected an object, got null"},
+        BadPayload{"drain without state", R"({"node_id":"a","trino_drain":{"slot":true})" + kValidTail,
+                   kPayloadMissingField, "trino_drain.state is missing"},
+        BadPayload{"drain state empty", R"({"node_id":"a","trino_drain":{"state":""})" + kValidTail,
+                   kPayloadMissingField, "trino_drain.state is empty"},
+        BadPayload{"drain state a number", R"({"node_id":"a","trino_drain":{"state":3})" + kValidTail,
+                   kPayloadWrongType, "trino_drain.state: expected a string, got an integer"},
+        BadPayload{"drain slot a string", R"({"node_id":"a","trino_drain":{"state":"active","slot":"yes"})" + kValidTail,
+                   kPayloadWrongType, "trino_drain.slot: expected a boolean, got a string"},
+        BadPayload{"drain trino state an array",
+                   R"({"node_id":"a","trino_drain":{"state":"active","trino_state":["ACTIVE"]})" + kValidTail,
+                   kPayloadWrongType, "trino_drain.trino_state: expected a string, got an array"},
+        BadPayload{"drain error null", R"({"node_id":"a","trino_drain":{"state":"active","error":null})" + kValidTail,
+                   kPayloadWrongType, "trino_drain.error: expected a string, got null"}),
     [](const ::testing::TestParamInfo<BadPayload>& info) {
       std::string name;
       for (char c : info.param.description) name += std::isalnum(static_cast<unsigned char>(c)) ? c : '_';

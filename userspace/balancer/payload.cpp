@@ -53,18 +53,55 @@ std::string_view type_name(const Json& value) {
   }
 }
 
-Result<void> read_string(const Json& object, const char* key, bool required, std::string& out) {
+// `parent` names the enclosing object in messages ("trino_drain.state"); "" at the top.
+std::string field_name(std::string_view parent, const char* key) {
+  return parent.empty() ? std::string(key) : std::string(parent) + "." + key;
+}
+
+Result<void> read_string(const Json& object, const char* key, bool required, std::string& out,
+                         std::string_view parent = "") {
   const auto it = object.find(key);
+  const std::string name = field_name(parent, key);
   if (it == object.end()) {
-    if (required) return problem(kPayloadMissingField, std::string(key) + " is missing");
+    if (required) return problem(kPayloadMissingField, name + " is missing");
     return ok();
   }
   if (!it->is_string()) {
-    return problem(kPayloadWrongType, std::string(key) + ": expected a string, got " + std::string(type_name(*it)));
+    return problem(kPayloadWrongType, name + ": expected a string, got " + std::string(type_name(*it)));
   }
   out = it->get<std::string>();
-  if (required && out.empty()) return problem(kPayloadMissingField, std::string(key) + " is empty");
+  if (required && out.empty()) return problem(kPayloadMissingField, name + " is empty");
   return ok();
+}
+
+Result<void> read_bool(const Json& object, const char* key, bool& out, std::string_view parent) {
+  const auto it = object.find(key);
+  if (it == object.end()) return ok();
+  if (!it->is_boolean()) {
+    return problem(kPayloadWrongType,
+                   field_name(parent, key) + ": expected a boolean, got " + std::string(type_name(*it)));
+  }
+  out = it->get<bool>();
+  return ok();
+}
+
+// "trino_drain": absent is fine (the sink is off); present, it must be what the agent writes.
+Result<std::optional<DrainReport>> parse_drain(const Json& root) {
+  constexpr std::string_view kDrain = "trino_drain";
+  const auto it = root.find(kDrain);
+  if (it == root.end()) return std::optional<DrainReport>{};
+  if (!it->is_object()) {
+    return problem(kPayloadWrongType, std::string(kDrain) + ": expected an object, got " + std::string(type_name(*it)));
+  }
+  DrainReport drain;
+  for (Result<void> step : {read_string(*it, "state", true, drain.state, kDrain),
+                            read_string(*it, "trino_state", false, drain.trino_state, kDrain),
+                            read_bool(*it, "slot", drain.slot, kDrain),
+                            read_string(*it, "reason", false, drain.reason, kDrain),
+                            read_string(*it, "error", false, drain.error, kDrain)}) {
+    if (!step.ok()) return step.error();
+  }
+  return std::optional<DrainReport>{std::move(drain)};
 }
 
 // An integer in [0, max]; fractional numbers and negatives are refused.
@@ -123,6 +160,9 @@ Result<NodeReport> parse_object(const Json& root) {
   report.state = *state;
   report.weight = static_cast<uint8_t>(weight);
   report.http_port = static_cast<uint16_t>(http_port);
+  Result<std::optional<DrainReport>> drain = parse_drain(root);
+  if (!drain.ok()) return drain.error();
+  report.drain = std::move(drain).value();
   if (const auto reasons = root.find("reasons"); reasons != root.end()) {
     if (!reasons->is_array()) {
       return problem(kPayloadWrongType, "reasons: expected an array of strings, got " + std::string(type_name(*reasons)));

@@ -7,6 +7,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -15,6 +16,21 @@
 #include "health/verdict.h"
 
 namespace nodepulse {
+
+// The agent's trino sink on its own worker (heartbeat "trino_drain", present while that sink is
+// on). `state` is kept as written, not checked against the list the agent knows today
+// (active, draining, drained, shutting_down, budget_exhausted, held, coordinator, unsupported,
+// unknown): it is shown, never acted on, and refusing a whole heartbeat for a word a newer agent
+// added would drain that node from the load balancers.
+struct DrainReport {
+  std::string state;        // required, non-empty
+  std::string trino_state;  // Trino's own ("ACTIVE", ...); "" = not known
+  bool slot = false;        // holds a drain slot in ZooKeeper
+  std::string reason;
+  std::string error;
+
+  bool operator==(const DrainReport&) const = default;
+};
 
 struct NodeReport {
   std::string node_id;  // required, non-empty
@@ -27,6 +43,7 @@ struct NodeReport {
   uint64_t seq = 0;
   uint64_t ts_ms = 0;       // the agent's wall clock when it made the heartbeat
   uint16_t http_port = 0;   // Trino's HTTP port; 0 = unknown
+  std::optional<DrainReport> drain;  // nullopt: the agent's trino sink is off (or an older agent)
 };
 
 // The reason labels an error message starts with ("wrong_type: weight: expected ...").
