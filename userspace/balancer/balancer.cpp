@@ -271,6 +271,7 @@ void Balancer::log_changes(const std::vector<Member>& members, const Decision& d
 void Balancer::decide_and_apply() {
   const std::vector<Member> members = membership_.members(now_ms());
   metrics_.set_nodes(members);
+  if (options_.on_members) options_.on_members(members);
   Decision decision = decide(members, options_.policy);
   metrics_.set_servers_out(decision.out);
   if (!last_decision_ || *last_decision_ != decision) {

@@ -46,6 +46,9 @@ struct BalancerOptions {
   std::chrono::milliseconds request_timeout{1000};  // per children-list read (a payload read fails on connection loss)
   std::chrono::milliseconds retry_min{250};         // a failed driver is retried after this, doubling ...
   std::chrono::milliseconds retry_max{10000};       // ... up to this
+  // Given every decision's members, on the engine's thread (CoordinatorWatch::update_members);
+  // must return at once. Empty = nobody listens.
+  std::function<void(const std::vector<Member>& members)> on_members;
   // How a payload read is sent; empty = ZkClient::get_async. Tests hold reads back with it.
   std::function<void(zk::ZkClient& client, const std::string& path, zk::Watcher watcher, zk::ZkClient::GetDone done)>
       send_payload_read;

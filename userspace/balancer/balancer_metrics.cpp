@@ -1,6 +1,7 @@
 #include "balancer/balancer_metrics.h"
 
 #include <map>
+#include <set>
 #include <string>
 
 #include "balancer/payload.h"
@@ -82,5 +83,59 @@ void BalancerMetrics::set_withheld(std::size_t withheld, std::size_t newly_withh
 void BalancerMetrics::set_servers_out(std::size_t out) { servers_out_.Set(static_cast<double>(out)); }
 
 void BalancerMetrics::set_frozen(bool frozen) { frozen_.Set(frozen ? 1 : 0); }
+
+TrinoViewMetrics::TrinoViewMetrics(prometheus::Registry& registry)
+    : coordinator_up_(prometheus::BuildGauge()
+                          .Name("nodepulse_balancer_trino_coordinator_up")
+                          .Help("1 when the Trino coordinator (trino.coordinator_url) answered the last poll")
+                          .Register(registry)
+                          .Add({})),
+      nodes_(prometheus::BuildGauge()
+                 .Name("nodepulse_balancer_trino_nodes")
+                 .Help("Nodes by the coordinator's view of them: active, failed, absent, unknown")
+                 .Register(registry)),
+      unmatched_(prometheus::BuildGauge()
+                     .Name("nodepulse_balancer_trino_unmatched_nodes")
+                     .Help("Nodes the coordinator lists that no nodepulse heartbeat matches")
+                     .Register(registry)
+                     .Add({})),
+      disagreements_(prometheus::BuildGauge()
+                         .Name("nodepulse_balancer_trino_disagreements")
+                         .Help("Nodes (and unmatched coordinator entries) where nodepulse and the coordinator "
+                               "disagree in a way an operator should look at")
+                         .Register(registry)
+                         .Add({})),
+      disagreement_(prometheus::BuildGauge()
+                        .Name("nodepulse_balancer_trino_disagreement")
+                        .Help("1 while nodepulse and the coordinator disagree about this node, else 0")
+                        .Register(registry)) {
+  for (const CoordinatorView view : kAllCoordinatorViews) nodes_.Add({{"view", std::string(to_string(view))}}).Set(0);
+}
+
+void TrinoViewMetrics::set(bool coordinator_up, const TrinoView& view) {
+  coordinator_up_.Set(coordinator_up ? 1 : 0);
+  std::map<CoordinatorView, int> counts;
+  std::set<std::string> nodes;
+  for (const TrinoNodeView& node : view.nodes) {
+    ++counts[node.view];
+    nodes.insert(node.node_id);
+    auto [it, added] = disagreement_by_node_.try_emplace(node.node_id, nullptr);
+    if (added) it->second = &disagreement_.Add({{"node", node.node_id}});
+    it->second->Set(node.disagreement.empty() ? 0 : 1);
+  }
+  for (auto it = disagreement_by_node_.begin(); it != disagreement_by_node_.end();) {
+    if (nodes.contains(it->first)) {
+      ++it;
+      continue;
+    }
+    disagreement_.Remove(it->second);
+    it = disagreement_by_node_.erase(it);
+  }
+  for (const CoordinatorView known : kAllCoordinatorViews) {
+    nodes_.Add({{"view", std::string(to_string(known))}}).Set(counts[known]);
+  }
+  unmatched_.Set(static_cast<double>(view.unmatched.size()));
+  disagreements_.Set(static_cast<double>(view.disagreements()));
+}
 
 }  // namespace nodepulse

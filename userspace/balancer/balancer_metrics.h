@@ -8,6 +8,13 @@
 //   nodepulse_balancer_servers_out                    gauge: servers drained or down now
 //   nodepulse_balancer_frozen                         gauge: 1 while ZooKeeper is unreachable and
 //                                                     the last applied state is held
+// and, with trino.coordinator_url set, the coordinator's view beside nodepulse's (TrinoViewMetrics):
+//   nodepulse_balancer_trino_coordinator_up           gauge: 1 when the coordinator answered the last poll
+//   nodepulse_balancer_trino_nodes{view}              gauge: nodes by the coordinator's view
+//                                                     (active, failed, absent, unknown)
+//   nodepulse_balancer_trino_unmatched_nodes          gauge: coordinator entries no heartbeat matches
+//   nodepulse_balancer_trino_disagreements            gauge: nodes and unmatched entries flagged
+//   nodepulse_balancer_trino_disagreement{node}       gauge: 1 while the node is flagged, else 0
 #pragma once
 
 #include <prometheus/counter.h>
@@ -16,9 +23,12 @@
 #include <prometheus/histogram.h>
 #include <prometheus/registry.h>
 
+#include <map>
+#include <string>
 #include <string_view>
 
 #include "balancer/membership.h"
+#include "balancer/trino_view.h"
 
 namespace nodepulse {
 
@@ -44,6 +54,24 @@ class BalancerMetrics {
   prometheus::Counter& withheld_total_;
   prometheus::Gauge& servers_out_;
   prometheus::Gauge& frozen_;
+};
+
+// Registered only when a coordinator is configured, so a balancer without one exports none of it.
+class TrinoViewMetrics {
+ public:
+  // nodepulse_balancer_trino_coordinator_up is 0 and every view count 0 from the first scrape.
+  explicit TrinoViewMetrics(prometheus::Registry& registry);
+
+  // `coordinator_up`: the last poll was answered. A node's disagreement series goes with the node.
+  void set(bool coordinator_up, const TrinoView& view);
+
+ private:
+  prometheus::Gauge& coordinator_up_;
+  prometheus::Family<prometheus::Gauge>& nodes_;
+  prometheus::Gauge& unmatched_;
+  prometheus::Gauge& disagreements_;
+  prometheus::Family<prometheus::Gauge>& disagreement_;
+  std::map<std::string, prometheus::Gauge*> disagreement_by_node_;
 };
 
 }  // namespace nodepulse

@@ -49,10 +49,12 @@ void Membership::set_failing(const std::vector<std::string>& node_ids, int64_t n
 
 void Membership::set_report(const std::string& node_id, NodeReport report) {
   Entry& entry = nodes_[node_id];
-  // What a decision reads; seq, ts_ms and the reasons' wording change with every heartbeat.
+  // What a decision and the Trino view read; seq, ts_ms and the reasons' wording change with
+  // every heartbeat.
   const bool same = entry.report && entry.invalid.empty() && entry.report->state == report.state &&
                     entry.report->weight == report.weight && entry.report->host == report.host &&
-                    entry.report->http_port == report.http_port;
+                    entry.report->http_port == report.http_port && entry.report->role == report.role &&
+                    entry.report->drain == report.drain;
   if (!same) ++version_;
   entry.report = std::move(report);
   entry.invalid.clear();

@@ -1,6 +1,7 @@
 // `nodepulse balancer`: one per balancer host, unprivileged. Watches the cluster's heartbeats in
 // ZooKeeper and drives the local nginx / HAProxy / Trino Gateway (balancer.*), serving its own
-// /metrics on balancer.listen. Runs until SIGINT or SIGTERM, then exits 0.
+// /metrics on balancer.listen; with trino.coordinator_url, also the coordinator's view beside
+// nodepulse's (CoordinatorWatch). Runs until SIGINT or SIGTERM, then exits 0.
 #include <prometheus/registry.h>
 #include <prometheus/text_serializer.h>
 #include <spdlog/spdlog.h>
@@ -9,6 +10,8 @@
 #include <thread>
 
 #include "balancer/balancer.h"
+#include "balancer/coordinator.h"
+#include "balancer/coordinator_watch.h"
 #include "balancer/gateway_driver.h"
 #include "balancer/haproxy_driver.h"
 #include "balancer/nginx_driver.h"
@@ -41,6 +44,9 @@ std::vector<std::unique_ptr<Driver>> make_drivers(const Config::Balancer& config
   }
   return drivers;
 }
+
+// How often the coordinator is asked for its view; each request is bounded by trino.timeout_ms.
+constexpr std::chrono::seconds kCoordinatorPollInterval{5};
 
 }  // namespace
 
@@ -78,6 +84,17 @@ int run_balancer(const Config& config) {
   }
   auto registry = std::make_shared<prometheus::Registry>();
   BalancerMetrics metrics(*registry);
+  std::optional<TrinoViewMetrics> trino_metrics;
+  std::shared_ptr<trino::Client> coordinator;
+  if (!config.trino.coordinator_url.empty()) {
+    Result<std::unique_ptr<trino::Client>> client = coordinator_client(config.trino);
+    if (!client.ok()) {
+      spdlog::critical("cannot start: {} (trino.coordinator_url)", client.error().message);
+      return kExitConfigError;
+    }
+    coordinator = std::move(client).value();
+    trino_metrics.emplace(*registry);
+  }
   auto http = HttpServer::start(config.balancer.listen,
                                 {{"/metrics", [registry] {
                                     return HttpResponse{200, "text/plain; version=0.0.4; charset=utf-8",
@@ -90,6 +107,18 @@ int run_balancer(const Config& config) {
   spdlog::info("nodepulse {} balancer: cluster {} ({}), {} driver(s), /metrics on {} (port {})", version_string(),
                config.cluster, options.paths.nodes, drivers.size(), config.balancer.listen, (*http)->port());
 
+  std::optional<CoordinatorWatch> watch;
+  if (coordinator) {
+    watch.emplace(CoordinatorWatchOptions{.url = config.trino.coordinator_url,
+                                          .fetch = [coordinator] { return read_coordinator(*coordinator); },
+                                          .servers = config.balancer.servers,
+                                          .resolve = system_resolver(),
+                                          .interval = kCoordinatorPollInterval},
+                  *trino_metrics);
+    options.on_members = [&watch](const std::vector<Member>& members) { watch->update_members(members); };
+    spdlog::info("balancer: asking the trino coordinator {} for its view every {} s", config.trino.coordinator_url,
+                 kCoordinatorPollInterval.count());
+  }
   Balancer balancer(std::move(options), std::move(drivers), metrics);
   std::thread engine([&balancer] { balancer.run(); });
   Result<void> ran = (*loop)->run();

@@ -80,21 +80,28 @@ int main(int argc, char** argv) {
   std::string status_zk;
   std::string status_cluster;
   std::string status_root;
+  std::string status_coordinator;
   CLI::App* status = app.add_subcommand(
       "status", "Print the cluster's health from ZooKeeper: every node's state, weight, reasons and the age of\n"
-                "its last heartbeat; or one agent's /health with --url. Exits 0 when it could read, 1 when not.");
+                "its last heartbeat; or one agent's /health with --url. With a Trino coordinator, also each node's\n"
+                "drain state and the coordinator's own view (active, failed, absent), disagreements marked '!'.\n"
+                "Exits 0 when it could read the heartbeats, 1 when not.");
   add_config_options(*status, status_options);
   status->add_option("--zk", status_zk, "ZooKeeper HOST:PORT[,HOST:PORT...] (zookeeper.connect)");
   status->add_option("--cluster", status_cluster, "the cluster's name (cluster; default: default)");
   status->add_option("--root", status_root, "the root znode (zookeeper.root; default /nodepulse)");
   status->add_option("--url", status_request.url, "one agent's /health instead, e.g. http://10.0.0.5:9477/health")
       ->excludes("--zk");
+  status->add_option("--coordinator", status_coordinator,
+                     "Trino coordinator URL, e.g. http://coord:8080, asked for GET /v1/node and /v1/node/failed\n"
+                     "(trino.coordinator_url; user, password, CA and timeout_ms from trino.* in --config)");
   status->add_option("-o,--output", status_request.output, "table (default) or json")
       ->check(CLI::IsMember({"table", "json"}));
   status->add_option("--timeout-ms", status_request.timeout_ms, "give up after this long (default 5000)")
       ->check(CLI::Range(1u, 600000u));
   status->footer("Examples:\n  nodepulse status --zk zk1:2181,zk2:2181,zk3:2181 --cluster prod\n"
                  "  nodepulse status --zk 127.0.0.1:2181 --cluster prod --output json\n"
+                 "  nodepulse status --zk 127.0.0.1:2181 --cluster prod --coordinator http://coord:8080\n"
                  "  nodepulse status --url http://10.0.0.5:9477/health");
 
   CLI::App* version = app.add_subcommand("version", "Print the version and the libraries it was built with");
@@ -117,6 +124,7 @@ int main(int argc, char** argv) {
   if (!status_zk.empty()) overrides.push_back("zookeeper.connect=" + status_zk);
   if (!status_cluster.empty()) overrides.push_back("cluster=" + status_cluster);
   if (!status_root.empty()) overrides.push_back("zookeeper.root=" + status_root);
+  if (!status_coordinator.empty()) overrides.push_back("trino.coordinator_url=" + status_coordinator);
   if (!log_level.empty()) overrides.push_back("log.level=" + log_level);
 
   std::optional<std::filesystem::path> file;

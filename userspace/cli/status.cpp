@@ -1,5 +1,8 @@
 // `nodepulse status`: the cluster's health table from ZooKeeper (every node's last heartbeat), or
-// one agent's /health with --url. Exit 0 when it could read, 1 when it could not, 2 on bad usage.
+// one agent's /health with --url; with trino.coordinator_url (--coordinator) also the
+// coordinator's own view of each node beside it. Exit 0 when it could read the heartbeats (a
+// coordinator that does not answer is said in the output, not in the exit code), 1 when it could
+// not, 2 on bad usage.
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
@@ -7,6 +10,7 @@
 #include <iostream>
 
 #include "balancer/cluster_reader.h"
+#include "balancer/coordinator.h"
 #include "balancer/status_view.h"
 #include "cli/commands.h"
 #include "common/log.h"
@@ -21,8 +25,22 @@ uint64_t wall_ms() {
       std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count());
 }
 
-void print(const std::string& cluster, const std::vector<StatusRow>& rows, const std::string& output) {
-  std::cout << (output == "json" ? render_status_json(cluster, rows) : render_status_table(rows)) << std::flush;
+// Asks the coordinator (each request bounded by trino.timeout_ms) and puts its view beside the
+// rows; nullopt when none is configured.
+std::optional<CoordinatorStatus> ask_coordinator(const Config& config, std::vector<StatusRow>& rows) {
+  const std::string& url = config.trino.coordinator_url;
+  if (url.empty()) return std::nullopt;
+  Result<std::unique_ptr<trino::Client>> client = coordinator_client(config.trino);
+  const Result<CoordinatorNodes> answer =
+      client.ok() ? read_coordinator(**client) : Result<CoordinatorNodes>(client.error());
+  return add_trino_view(rows, url, answer, config.balancer.servers, system_resolver());
+}
+
+void print(const Config& config, const std::string& cluster, std::vector<StatusRow> rows, const std::string& output) {
+  const std::optional<CoordinatorStatus> coordinator = ask_coordinator(config, rows);
+  const CoordinatorStatus* shown = coordinator ? &*coordinator : nullptr;
+  std::cout << (output == "json" ? render_status_json(cluster, rows, shown) : render_status_table(rows, shown))
+            << std::flush;
 }
 
 int status_from_agent(const Config& config, const StatusRequest& request) {
@@ -41,7 +59,7 @@ int status_from_agent(const Config& config, const StatusRequest& request) {
   }
   Result<NodeReport> report = parse_node_payload(response->body, config.balancer.max_payload_bytes);
   const std::string node_id = report.ok() ? report->node_id : "?";
-  print(report.ok() ? report->cluster : "", {status_row(node_id, report, false, wall_ms())}, request.output);
+  print(config, report.ok() ? report->cluster : "", {status_row(node_id, report, false, wall_ms())}, request.output);
   return kExitOk;
 }
 
@@ -80,7 +98,7 @@ int run_status(const Config& config, const StatusRequest& request) {
     std::cerr << "nodepulse status: " << reading.error().message << "\n";
     return kExitFailure;
   }
-  print(config.cluster, status_rows(*reading, wall_ms()), request.output);
+  print(config, config.cluster, status_rows(*reading, wall_ms()), request.output);
   return kExitOk;
 }
 
