@@ -36,6 +36,12 @@ TrinoSink::TrinoSink(std::unique_ptr<trino::Client> client, TrinoSinkOptions opt
     : client_(std::move(client)), options_(std::move(options)), board_(std::move(board)), metrics_(std::move(metrics)) {
   status_.reason = "not asked yet";
   board_->post(status_);
+  // Open the budget's session now, so that it is up before the first failing verdict needs it.
+  if (!options_.budget.node_id.empty()) {
+    if (Result<DrainBudget*> opened = budget(options_.budget.node_id); !opened.ok()) {
+      spdlog::warn("trino: drain budget: {}", opened.error().message);
+    }
+  }
 }
 
 TrinoSink::~TrinoSink() {
@@ -72,7 +78,7 @@ void TrinoSink::note_error(const Error& error, std::string_view kind) {
 Result<DrainBudget*> TrinoSink::budget(const std::string& node_id) {
   if (!budget_) {
     DrainBudgetOptions options = options_.budget;
-    options.node_id = node_id;
+    if (options.node_id.empty()) options.node_id = node_id;
     Result<std::unique_ptr<DrainBudget>> opened = DrainBudget::open(std::move(options));
     if (!opened.ok()) return opened.error();
     budget_ = std::move(opened).value();
@@ -89,10 +95,14 @@ Result<void> TrinoSink::publish(const Heartbeat& heartbeat) {
     board_->post(status_);
     return outcome;
   }
-  backoff_ = std::clamp(backoff_ * 2, options_.backoff_min, options_.backoff_max);
-  next_call_ = Clock::now() + backoff_;
   const std::string_view kind = outcome.error().message.starts_with("zookeeper") ? std::string_view("zookeeper")
                                                                                  : trino::error_kind(outcome.error());
+  // Trino's errors back off; ZooKeeper's do not (its session keeper paces reconnects itself, and
+  // a failing node must get its slot at the next heartbeat once ZooKeeper answers).
+  if (kind != "zookeeper") {
+    backoff_ = std::clamp(backoff_ * 2, options_.backoff_min, options_.backoff_max);
+    next_call_ = Clock::now() + backoff_;
+  }
   note_error(outcome.error(), kind);
   board_->post(status_);
   return outcome;
@@ -298,7 +308,7 @@ Result<std::unique_ptr<Sink>> make_trino_sink(const Config& config, std::shared_
                                .digest = digest},
                     .root = config.zookeeper.root,
                     .cluster = config.cluster,
-                    .node_id = "",
+                    .node_id = config.node.id,
                     .max_unhealthy_fraction = t.max_unhealthy_fraction,
                     .timeout = std::chrono::milliseconds(1000)};
   spdlog::info("trino: drain mode {} on {} (budget: {} of the workers at most)", t.drain, local_trino_url(config),

@@ -4,7 +4,7 @@
 // ZooKeeper (drain_budget.h). Never acts on a coordinator.
 //
 // Runs on its own SinkRunner thread like every sink: a Trino that hangs or answers garbage costs
-// at most trino.timeout_ms per call and delays no other sink. Failed calls back off (doubling
+// at most trino.timeout_ms per call and delays no other sink. Failed calls to Trino back off (doubling
 // from 1 s to 60 s), so wrong credentials never become a retry storm. What it did and why is
 // posted to the DrainStatusBoard for the heartbeats, exported as nodepulse_trino_drain_*, and
 // logged once per transition.
@@ -30,7 +30,7 @@ struct TrinoSinkOptions {
   std::chrono::milliseconds zk_loss_hold{10000};
   std::chrono::milliseconds backoff_min{1000};
   std::chrono::milliseconds backoff_max{60000};
-  DrainBudgetOptions budget;  // node_id is taken from the heartbeats
+  DrainBudgetOptions budget;  // node_id "" = the first heartbeat's
 };
 
 class TrinoSink final : public Sink {

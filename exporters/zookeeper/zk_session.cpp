@@ -15,15 +15,17 @@ Result<std::unique_ptr<SessionKeeper>> SessionKeeper::open(SessionOptions option
 }
 
 std::chrono::milliseconds SessionKeeper::disconnected_for() const {
-  if (client_) return client_->disconnected_for();
-  return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - lost_since_);
+  if (client_ && client_->connected()) return std::chrono::milliseconds(0);
+  // A replacement session that has not connected yet continues the outage of the one it replaced.
+  if (!client_ || replaced_) return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - lost_since_);
+  return client_->disconnected_for();
 }
 
 Result<void> SessionKeeper::ensure(Clock::time_point deadline) {
   if (client_ && client_->expired()) {
     spdlog::warn("zookeeper: {}; opening a new session to re-create the znodes", client_->state_name());
+    lost_since_ = Clock::now() - client_->disconnected_for();
     client_.reset();  // an expired handle has no connection: closing it does not block
-    lost_since_ = Clock::now();
   } else if (client_ && client_->disconnected_for() > client_->session_timeout()) {
     // The C client would keep knocking with its old session for ever (see disconnected_for);
     // znodes a restored old session still holds are replaced by their writers.
@@ -45,6 +47,7 @@ Result<void> SessionKeeper::ensure(Clock::time_point deadline) {
     if (!client.ok()) return client.error();
     client_ = std::move(client).value();
     waited_for_client_ = false;
+    replaced_ = true;
   }
   if (!client_->connected()) {
     // The first use of a new session waits for it (bounded), so a start or an expiry costs
@@ -57,6 +60,7 @@ Result<void> SessionKeeper::ensure(Clock::time_point deadline) {
     if (Result<void> connected = client_->wait_connected(left); !connected.ok()) return connected.error();
   }
   waited_for_client_ = true;
+  replaced_ = false;
   reopen_delay_ = std::chrono::milliseconds(0);
   return ok();
 }

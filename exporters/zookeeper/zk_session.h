@@ -51,6 +51,7 @@ class SessionKeeper {
   Clock::time_point lost_since_{Clock::now()};  // when client_ was last replaced
   std::chrono::milliseconds reopen_delay_{0};
   bool waited_for_client_ = false;  // the first connection of client_ was waited for once
+  bool replaced_ = false;           // client_ replaced a lost session and has not connected yet
 };
 
 // Creates `path` and every ancestor of it that is missing, as persistent znodes with `acl`; one

@@ -84,7 +84,10 @@ class SignalWorkload {
             // The thrash stalls tens of ms a second; the default 200 ms in 2 s may not trigger.
             "memory.psi_trigger_stall_us=20000",
             "keepalived.track_file=" + (dir_ / "track").string(),
-            "metrics.bpf_stats=true"};
+            "metrics.bpf_stats=true",
+            // The trino sink registers its metrics; no Trino or ZooKeeper answers there (port 1), so
+            // it reports unknown and counts its errors, as it would on a node whose Trino is down.
+            "zookeeper.connect=127.0.0.1:1", "trino.drain=auto", "trino.url=http://127.0.0.1:1"};
   }
 
   const std::filesystem::path& dir() const { return dir_.path(); }

@@ -257,6 +257,7 @@ class NodeAgent {
   // until the servers expire it.
   void kill() { process_.reset(); }
   bool running() const { return process_.has_value(); }
+  pid_t pid() const { return process_ ? process_->pid() : 0; }
 
   uint16_t http_port() const { return http_port_; }
   std::optional<HttpReply> health() const { return http_get(http_port_, "/health"); }
