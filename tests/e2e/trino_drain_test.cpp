@@ -23,8 +23,7 @@
 #include "cpu_starvation.h"
 #include "process.h"
 #include "services.h"
-#include "trino_cluster.h"
-#include "trino_standin.h"
+#include "drain_cluster.h"
 #include "zookeeper.h"
 #include "zookeeper/zk_client.h"
 
@@ -34,128 +33,17 @@ namespace {
 using namespace std::chrono_literals;
 using testing::epoch_ms;
 
-constexpr int kNodes = 3;
 constexpr int kVictim = 1;  // node2
-constexpr const char* kCluster = "drain";
-constexpr int kZkLossHoldMs = 3000;
 constexpr int64_t kVerdictBoundMs = 5000;  // the failover test's bound for starvation and stalls
 constexpr int64_t kDrainAfterVerdictMs = 1000;
-
-std::string node_id(int i) { return "node" + std::to_string(i + 1); }
-
-nlohmann::json health_json(const testing::NodeAgent& agent) {
-  const auto reply = agent.health();
-  if (!reply) return nlohmann::json::object();
-  return nlohmann::json::parse(reply->body, nullptr, false);
-}
-
-std::string drain_state(const testing::NodeAgent& agent) {
-  const nlohmann::json health = health_json(agent);
-  if (!health.is_object() || !health.contains("trino_drain")) return "";
-  return health["trino_drain"].value("state", "");
-}
-
-// The sum of one metric's samples whose line contains `labels`.
-double metric_sum(uint16_t port, const std::string& name, const std::string& labels = "") {
-  const auto reply = testing::http_get(port, "/metrics");
-  if (!reply) return -1;
-  double sum = 0;
-  std::istringstream lines(reply->body);
-  std::string line;
-  while (std::getline(lines, line)) {
-    if (line.rfind(name, 0) != 0 || (line.size() > name.size() && line[name.size()] != '{' && line[name.size()] != ' '))
-      continue;
-    if (!labels.empty() && line.find(labels) == std::string::npos) continue;
-    sum += std::stod(line.substr(line.rfind(' ') + 1));
-  }
-  return sum;
-}
-
-bool out_of_scheduling(const std::string& state) {
-  return state == "DRAINING" || state == "DRAINED" || state == "SHUTTING_DOWN";
-}
-
-class DrainCluster {
- public:
-  DrainCluster() : network_(kNodes), zookeeper_(3, 500) {
-    for (int i = 0; i < kNodes; ++i) {
-      jvms_.push_back(std::make_unique<testing::StandinJvm>(network_.ns(i), node_id(i),
-                                                            testing::NodeNetwork::node_address(i), marker(i),
-                                                            dir_.path() / ("jvm-" + node_id(i) + ".log")));
-      workers_.push_back(std::make_unique<testing::TrinoStandin>(
-          testing::TrinoStandin::worker(node_id(i), dir_.path() / ("trino-" + node_id(i) + ".log"))));
-    }
-    std::vector<std::string> worker_uris;
-    for (int i = 0; i < kNodes; ++i) worker_uris.push_back("http://" + testing::NodeNetwork::node_address(i) + ":8080");
-    coordinator_ = std::make_unique<testing::TrinoStandin>(
-        testing::TrinoStandin::coordinator(worker_uris, dir_.path() / "trino-coordinator.log"));
-    for (int i = 0; i < kNodes; ++i) {
-      if (!jvms_[i]->wait_ready(60s, /*stall_ready=*/true)) {
-        throw std::runtime_error(node_id(i) + "'s JVM did not come up");
-      }
-    }
-    for (int i = 0; i < kNodes; ++i) {
-      const uint16_t port = testing::free_loopback_port();
-      agents_.push_back(
-          std::make_unique<testing::NodeAgent>(agent_config(i, port), port, dir_.path(), "agent-" + node_id(i)));
-    }
-  }
-
-  // Every agent healthy, with its Trino in scheduling.
-  bool wait_all_active(std::chrono::milliseconds timeout) const {
-    return testing::wait_until(
-        [&] {
-          for (int i = 0; i < kNodes; ++i) {
-            if (!agents_[i]->wait_state("healthy", 0ms) || drain_state(*agents_[i]) != "active" ||
-                worker(i).state() != "ACTIVE") {
-              return false;
-            }
-          }
-          return true;
-        },
-        timeout);
-  }
-
-  std::string diagnostics() const {
-    std::string text;
-    for (int i = 0; i < kNodes; ++i) {
-      text += node_id(i) + " /health: " + agents_[i]->health().value_or(testing::HttpReply{}).body + "\n";
-      text += node_id(i) + " Trino transitions: " + worker(i).transitions_json() + "\n";
-    }
-    for (int i = 0; i < kNodes; ++i) text += agents_[i]->log();
-    return text;
-  }
-
-  testing::StandinJvm& jvm(int i) { return *jvms_[i]; }
-  const testing::TrinoStandin& worker(int i) const { return *workers_[i]; }
-  testing::TrinoStandin& coordinator() { return *coordinator_; }
-  testing::NodeAgent& agent(int i) { return *agents_[i]; }
-  testing::ZooKeeperEnsemble& zookeeper() { return zookeeper_; }
-
- private:
-  std::string marker(int i) const { return "nodepulse.drain=" + std::to_string(::getpid()) + "-" + node_id(i) + "x"; }
-
-  std::string agent_config(int i, uint16_t http_port) const {
-    return std::string("cluster: ") + kCluster + "\nnode:\n  id: " + node_id(i) + "\n  role: worker\n" +
-           "trino:\n  etc_dir: " + (dir_.path() / "no-trino-etc").string() + "\n  drain: auto\n  url: " +
-           workers_[i]->url() + "\n  user: nodepulse\n  max_unhealthy_fraction: 0.34\n  zk_loss_hold_ms: " +
-           std::to_string(kZkLossHoldMs) + "\n  timeout_ms: 500\n" + "targets:\n  - name: trino\n" +
-           "    cmdline_contains: \"" + marker(i) + "\"\nnetwork:\n  netns: " + network_.ns(i).path() +
-           "\n  ports: [8080]\nzookeeper:\n  connect: \"" + zookeeper_.connect_string() +
-           "\"\n  session_timeout_ms: 2000\nheartbeat:\n  interval_ms: 500\ncollect:\n  interval_ms: 100\n"
-           "health:\n  recover_after_ms: 2000\n  window_ms: 4000\n  runq_p99_warn_ms: 100\n  runq_p99_fail_ms: 700\n"
-           "  runq_stall_fail_ms: 500\n  jvm_pause_warn_ms: 300\n  jvm_pause_fail_ms: 600\nhttp:\n  listen: 127.0.0.1:" +
-           std::to_string(http_port) + "\n";
-  }
-
-  testing::TempDir dir_{"trino_drain"};
-  testing::NodeNetwork network_;
-  testing::ZooKeeperEnsemble zookeeper_;
-  std::vector<std::unique_ptr<testing::StandinJvm>> jvms_;
-  std::vector<std::unique_ptr<testing::TrinoStandin>> workers_;
-  std::unique_ptr<testing::TrinoStandin> coordinator_;
-  std::vector<std::unique_ptr<testing::NodeAgent>> agents_;
-};
+using testing::kNodes;
+using testing::kZkLossHoldMs;
+using testing::node_id;
+using testing::health_json;
+using testing::drain_state;
+using testing::metric_sum;
+using testing::out_of_scheduling;
+using testing::DrainCluster;
 
 class TrinoDrainTest : public ::testing::Test {
  protected:
@@ -288,10 +176,12 @@ TEST_F(TrinoDrainTest, WithoutZooKeeperNothingNewIsDrainedAndADrainIsUndoneAfter
               static_cast<long long>(*restored_ms - lost_ms), kZkLossHoldMs);
   EXPECT_GE(*restored_ms - lost_ms, kZkLossHoldMs) << "undone before the hold ran out";
   EXPECT_LE(*restored_ms - lost_ms, kZkLossHoldMs + 3000) << "held far past trino.zk_loss_hold_ms";
-  EXPECT_TRUE(testing::wait_until([&] { return drain_state(cluster_->agent(kVictim)) == "active"; }, 3s))
-      << cluster_->diagnostics();
-  // Still failing (the starvation goes on), yet in scheduling: fail static.
+  // Still failing (the starvation goes on), yet in scheduling: fail static. Its heartbeat says
+  // why: it should be out, but no slot can be taken without ZooKeeper.
   EXPECT_TRUE(cluster_->agent(kVictim).wait_state("failing", 0ms)) << cluster_->diagnostics();
+  EXPECT_TRUE(testing::wait_until([&] { return drain_state(cluster_->agent(kVictim)) == "budget_exhausted"; }, 3s))
+      << cluster_->diagnostics();
+  EXPECT_EQ(cluster_->worker(kVictim).state(), "ACTIVE") << "drained again without a slot";
   // node3 says why it stays in, and stays in.
   EXPECT_TRUE(testing::wait_until([&] { return drain_state(cluster_->agent(2)) == "budget_exhausted"; }, 5s))
       << cluster_->diagnostics();
@@ -308,9 +198,12 @@ class TrinoMisbehavingTest : public ::testing::Test {
   }
 
   std::unique_ptr<testing::NodeAgent> start_agent(const testing::TrinoStandin& trino, const std::string& extra_trino) {
+    return start_agent(trino.url(), extra_trino);
+  }
+  std::unique_ptr<testing::NodeAgent> start_agent(const std::string& trino_url, const std::string& extra_trino) {
     port_ = testing::free_loopback_port();
     const std::string yaml = std::string("cluster: misbehaving\nnode:\n  id: w1\n  role: worker\ntrino:\n  etc_dir: ") +
-                             (dir_.path() / "none").string() + "\n  drain: auto\n  url: " + trino.url() +
+                             (dir_.path() / "none").string() + "\n  drain: auto\n  url: " + trino_url +
                              "\n  timeout_ms: 300\n" + extra_trino + "targets:\n  - name: trino\n    comm: no-such-np\n" +
                              "zookeeper:\n  connect: \"" + zookeeper_->connect_string() +
                              "\"\nheartbeat:\n  interval_ms: 200\nhttp:\n  listen: 127.0.0.1:" + std::to_string(port_) +
@@ -353,6 +246,26 @@ TEST_F(TrinoMisbehavingTest, WrongCredentialsAreLoggedAndCountedWithBackOffAndTh
   auto agent_ok = start_agent(trino_ok, "  password_file: " + (dir_.path() / "right-password").string() + "\n");
   ASSERT_TRUE(testing::wait_until([&] { return drain_state(*agent_ok) == "active"; }, 15s)) << agent_ok->log();
   EXPECT_EQ(metric_sum(port_, "nodepulse_trino_drain_errors_total", "kind=\"auth\""), 0);
+}
+
+// An https Trino: trusted through trino.ca_file; refused (kind tls, nothing drained) without it.
+TEST_F(TrinoMisbehavingTest, HttpsTrinoIsTrustedThroughItsCaFileAndRefusedWithoutIt) {
+  NODEPULSE_REQUIRE_BINARY(testing::TrinoTlsRelay::kSocat);
+  NODEPULSE_REQUIRE_BINARY(testing::TrinoTlsRelay::kOpenssl);
+  testing::TrinoStandin trino = testing::TrinoStandin::worker("w1", dir_.path() / "trino.log");
+  testing::TrinoTlsRelay tls(trino.port());
+  {
+    auto untrusted = start_agent(tls.url(), "");
+    ASSERT_TRUE(testing::wait_until(
+        [&] { return metric_sum(port_, "nodepulse_trino_drain_errors_total", "kind=\"tls\"") >= 1; }, 15s))
+        << untrusted->log();
+    EXPECT_EQ(drain_state(*untrusted), "unknown");
+    EXPECT_EQ(trino.request_count("GET", "/v1/info"), 0) << "a request went through an unverified TLS connection";
+  }
+  auto trusted = start_agent(tls.url(), "  ca_file: " + tls.ca_file().string() + "\n");
+  ASSERT_TRUE(testing::wait_until([&] { return drain_state(*trusted) == "active"; }, 15s)) << trusted->log();
+  EXPECT_GE(trino.request_count("PUT", "/v1/info/state"), 1);  // the reversible-drain question, over TLS
+  EXPECT_EQ(metric_sum(port_, "nodepulse_trino_drain_errors_total", "kind=\"tls\""), 0);
 }
 
 // The ZooKeeper heartbeat's rhythm while Trino hangs, answers garbage or 500: the trino sink's
