@@ -12,7 +12,7 @@
 // history, and waits until it counts no worker failed. Onset:
 //   stop  kill(SIGSTOP) of node2's JVM;
 //   cpu   a real-time busy loop (800 ms busy, 50 ms rest) starting beside node2's JVM, pinned to
-//         its CPU (tests/support/cpu_starvation.h); agents are kept off that CPU;
+//         its CPU (tests/support/cpu_starvation.h); agents and API stand-ins are kept off that CPU;
 //   loss  half of node2's TCP packets dropped both ways (iptables statistic in its namespace).
 // Out of scheduling: node2's Trino stand-in first answers GET /v1/info/state with anything but
 // ACTIVE (polled every 5 ms). Trino's detector: node2 first listed by GET /v1/node/failed
@@ -130,9 +130,7 @@ int main(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) std::printf(" %s", argv[i]);
   std::printf("\n");
   DrainCluster cluster;
-  for (int i = 0; i < kNodes; ++i) {
-    run_command({"taskset", "-a", "-p", "-c", "0", std::to_string(cluster.agent(i).pid())});
-  }
+  cluster.keep_off_the_last_cpu();
   TempDir logs("drain_bench");
   for (const std::string& kind : kinds) {
     std::vector<double> out, detector;

@@ -35,7 +35,11 @@ using testing::epoch_ms;
 
 constexpr int kVictim = 1;  // node2
 constexpr int64_t kVerdictBoundMs = 5000;  // the failover test's bound for starvation and stalls
-constexpr int64_t kDrainAfterVerdictMs = 1000;
+// Taking a slot costs two quorum writes (fsync'd by every ZooKeeper server) before the PUT; on
+// this 2-CPU rig three ZooKeeper JVMs, three worker JVMs and three agents share the one CPU the
+// starvation leaves, and the drain usually follows the verdict in ~60-130 ms but now and then in
+// ~0.9 s. bench/drain measures it; this bound only says "at once, not after a back-off".
+constexpr int64_t kDrainAfterVerdictMs = 2000;
 using testing::kNodes;
 using testing::kZkLossHoldMs;
 using testing::node_id;
@@ -75,15 +79,7 @@ class TrinoDrainTest : public ::testing::Test {
     return out_ms;
   }
 
-  // The real-time busy loop owns the last CPU for 800 ms at a time; on a 2-CPU machine an agent
-  // thread that happens to sit there would wait as long as the JVM does. Deployed agents are kept
-  // off the CPUs their JVM starves on the same way (systemd CPUAffinity=).
-  void keep_agents_off_the_starved_cpu() {
-    for (int i = 0; i < kNodes; ++i) {
-      const auto pinned = testing::run_command({"taskset", "-a", "-p", "-c", "0", std::to_string(cluster_->agent(i).pid())});
-      ASSERT_EQ(pinned.status, 0) << pinned.output;
-    }
-  }
+  void keep_agents_off_the_starved_cpu() { cluster_->keep_off_the_last_cpu(); }
 
   std::unique_ptr<DrainCluster> cluster_;
 };
@@ -102,7 +98,9 @@ TEST_F(TrinoDrainTest, StarvedWorkerLeavesSchedulingAndComesBackWhileTheOthersSt
                 "it; coordinator's failed list then: %s\n",
                 static_cast<long long>(*verdict_ms - fault_ms), static_cast<long long>(*out_ms - *verdict_ms),
                 cluster_->coordinator().failed_nodes_json().c_str());
-    std::printf("[timing] Trino's own record of the drain: %s\n", cluster_->worker(kVictim).transitions_json().c_str());
+    std::printf("[timing] Trino's own record of the drain: %s; the sink's errors so far: %g\n",
+                cluster_->worker(kVictim).transitions_json().c_str(),
+                metric_sum(cluster_->agent(kVictim).http_port(), "nodepulse_trino_drain_errors_total"));
     EXPECT_LE(*out_ms - *verdict_ms, kDrainAfterVerdictMs) << cluster_->diagnostics();
   }
   // Back once healthy (recover_after_ms 2 s, the 4 s window), and DRAINED never stuck.

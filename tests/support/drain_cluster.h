@@ -121,6 +121,29 @@ class DrainCluster {
   TrinoStandin& coordinator() { return *coordinator_; }
   NodeAgent& agent(int i) { return *agents_[i]; }
   ZooKeeperEnsemble& zookeeper() { return zookeeper_; }
+
+  // The real-time busy loop of CpuStarvation owns the last CPU for 800 ms at a time; on a 2-CPU
+  // machine any thread that happens to sit there — the observer's, an agent's, a ZooKeeper server's, another
+  // worker's JVM, a Trino API stand-in — waits as long as the starved JVM does. So the whole rig
+  // but the victim (which CpuStarvation then pins to that CPU) keeps off it, as deployed agents
+  // are kept off the CPUs their JVM starves on (systemd CPUAffinity=). The API stand-ins are the
+  // rig's, not Trino's: a real Trino serves its API from the starved JVM itself (README "Trino
+  // workers", honest limits).
+  void keep_off_the_last_cpu() {
+    std::vector<pid_t> pids = {::getpid(), coordinator_->pid()};  // the observer too: it times the drain
+    for (int i = 0; i < kNodes; ++i) {
+      pids.push_back(agents_[i]->pid());
+      pids.push_back(workers_[i]->pid());
+      pids.push_back(jvms_[i]->pid());
+    }
+    for (int i = 0; i < zookeeper_.size(); ++i) {
+      if (zookeeper_.running(i)) pids.push_back(zookeeper_.pid(i));
+    }
+    for (pid_t pid : pids) {
+      const auto pinned = run_command({"taskset", "-a", "-p", "-c", "0", std::to_string(pid)});
+      if (pinned.status != 0) throw std::runtime_error("taskset: " + pinned.output);
+    }
+  }
   const NodeNetwork& network() const { return network_; }
   // The worker JVMs' base URLs, as a coordinator's failure detector pings them.
   static std::vector<std::string> worker_uris() {

@@ -125,6 +125,7 @@ class ZooKeeperEnsemble {
   }
 
   bool running(int i) const { return servers_.at(i).process != nullptr; }
+  pid_t pid(int i) const { return running(i) ? servers_.at(i).process->pid() : 0; }
   std::string mode(int i) const { return zookeeper_mode(servers_.at(i).client_port); }
 
   // The last transaction id server `i` applied (`srvr`'s "Zxid: 0x..."); nullopt when down.
