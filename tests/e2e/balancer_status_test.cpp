@@ -13,6 +13,7 @@
 #include "heartbeat/heartbeat.h"
 #include "http_client.h"
 #include "services.h"
+#include "status_cli.h"
 #include "zookeeper.h"
 #include "zookeeper/zk_client.h"
 
@@ -22,24 +23,8 @@ namespace {
 using ::testing::HasSubstr;
 using ::testing::StartsWith;
 
-struct StatusRun {
-  int exit_code = -1;
-  std::string out;
-};
-
-// Runs the binary through the shell, stdout captured, stderr dropped.
-StatusRun run_status(const std::string& arguments) {
-  StatusRun run;
-  const std::string command = std::string(NODEPULSE_BINARY) + " status " + arguments + " 2>/dev/null";
-  FILE* pipe = ::popen(command.c_str(), "r");
-  if (pipe == nullptr) return run;
-  char buffer[4096];
-  std::size_t count;
-  while ((count = std::fread(buffer, 1, sizeof buffer, pipe)) > 0) run.out.append(buffer, count);
-  const int status = ::pclose(pipe);
-  run.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return run;
-}
+using testing::run_status;
+using testing::StatusRun;
 
 uint64_t wall_ms() {
   return static_cast<uint64_t>(

@@ -26,6 +26,7 @@
 #include "netns.h"
 #include "process.h"
 #include "services.h"
+#include "status_cli.h"
 #include "zookeeper.h"
 #include "zookeeper/zk_client.h"
 
@@ -38,24 +39,8 @@ using ::testing::Not;
 using testing::RecordingHttpServer;
 using testing::wait_until;
 
-struct StatusRun {
-  int exit_code = -1;
-  std::string out;
-};
-
-// Runs the binary through the shell, stdout captured, stderr dropped.
-StatusRun run_status(const std::string& arguments) {
-  StatusRun run;
-  const std::string command = std::string(NODEPULSE_BINARY) + " status " + arguments + " 2>/dev/null";
-  FILE* pipe = ::popen(command.c_str(), "r");
-  if (pipe == nullptr) return run;
-  char buffer[4096];
-  std::size_t count;
-  while ((count = std::fread(buffer, 1, sizeof buffer, pipe)) > 0) run.out.append(buffer, count);
-  const int status = ::pclose(pipe);
-  run.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return run;
-}
+using testing::run_status;
+using testing::StatusRun;
 
 // A coordinator stand-in: the URIs it lists and those it counts failed, changeable while it runs.
 class FakeCoordinator {
