@@ -69,8 +69,7 @@ Result<std::size_t> DrainBudget::count_workers(Clock::time_point deadline) {
   return workers;
 }
 
-Result<DrainStanding> DrainBudget::claim() {
-  const auto deadline = Clock::now() + options_.timeout;
+Result<std::vector<std::string>> DrainBudget::take_place(Clock::time_point deadline) {
   if (Result<void> usable = session_->ensure(deadline); !usable.ok()) return usable.error();
   zk::ZkClient& client = session_->client();
   if (place_session_ != session_->session_id()) place_.clear();  // it went with the old session
@@ -113,7 +112,19 @@ Result<DrainStanding> DrainBudget::claim() {
     }
   }
   if (!slots) return Error{"zookeeper: the drain slot keeps disappearing under " + drain_path_};
+  return std::move(*slots);
+}
 
+Result<void> DrainBudget::keep_place() {
+  Result<std::vector<std::string>> slots = take_place(Clock::now() + options_.timeout);
+  if (!slots.ok()) return slots.error();
+  return ok();
+}
+
+Result<DrainStanding> DrainBudget::claim() {
+  const auto deadline = Clock::now() + options_.timeout;
+  Result<std::vector<std::string>> slots = take_place(deadline);
+  if (!slots.ok()) return slots.error();
   Result<std::size_t> workers = count_workers(deadline);
   if (!workers.ok()) return workers.error();
   DrainStanding standing;

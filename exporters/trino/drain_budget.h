@@ -15,6 +15,7 @@
 #include <cstddef>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "common/result.h"
 #include "zookeeper/zk_session.h"
@@ -44,6 +45,9 @@ class DrainBudget {
   // Takes (or keeps) this node's place and says whether it holds a slot. An error when
   // ZooKeeper cannot answer in time: the caller must then not drain.
   Result<DrainStanding> claim();
+  // Takes this node's place again if it went (a new session): for a node already drained, whose
+  // standing no longer decides anything, so the workers are not counted.
+  Result<void> keep_place();
   // Gives the place back (no-op without one). An error when ZooKeeper cannot answer: the
   // ephemeral znode then goes with the session.
   Result<void> release();
@@ -53,6 +57,8 @@ class DrainBudget {
 
  private:
   explicit DrainBudget(DrainBudgetOptions options);
+  // This node's place under drain/ (taken if it has none), and every place, in rank order.
+  Result<std::vector<std::string>> take_place(std::chrono::steady_clock::time_point deadline);
   Result<std::size_t> count_workers(std::chrono::steady_clock::time_point deadline);
   const ACL_vector& acl(bool parent) const;
 

@@ -253,11 +253,10 @@ Result<void> TrinoSink::drain(const Heartbeat& heartbeat) {
 Result<void> TrinoSink::keep_slot() {
   const std::chrono::milliseconds lost = budget_ ? budget_->disconnected_for() : std::chrono::milliseconds(0);
   if (budget_) {
-    // Re-takes the place after a new session; its standing does not undo a drain already made.
-    if (Result<DrainStanding> standing = budget_->claim(); !standing.ok()) {
+    if (Result<void> kept = budget_->keep_place(); !kept.ok()) {
       post("held", "drained; ZooKeeper lost for " + std::to_string(lost.count()) + " ms, kept for at most " +
                        std::to_string(options_.zk_loss_hold.count()) + " ms");
-      status_.error = standing.error().message;
+      status_.error = kept.error().message;
       board_->post(status_);
       return ok();  // not an error of this sink: the hold rule decides
     }

@@ -469,12 +469,18 @@ Result<void> not_empty(const Value& at, const std::string& text) {
   return at.error("must not be empty");
 }
 
-// Plain http:// only: the alert client speaks no TLS. The URL itself is never echoed, since
-// webhook URLs often carry a token.
-Result<void> http_url(const Value& at, const std::string& url) {
+// A URL's scheme with its "://", lower-cased ("HTTP://h" -> "http://"); "" when it has none.
+std::string url_scheme(const std::string& url) {
   const std::size_t separator = url.find("://");
   std::string scheme = separator == std::string::npos ? "" : url.substr(0, separator + 3);
   std::ranges::transform(scheme, scheme.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return scheme;
+}
+
+// Plain http:// only: the alert client speaks no TLS. The URL itself is never echoed, since
+// webhook URLs often carry a token.
+Result<void> http_url(const Value& at, const std::string& url) {
+  const std::string scheme = url_scheme(url);
   if (scheme == "https://") {
     return at.error("https:// is not supported (nodepulse speaks plain HTTP only); use http:// or a local TLS relay");
   }
@@ -486,15 +492,13 @@ Result<void> http_url(const Value& at, const std::string& url) {
 
 // Trino's own API: http:// or https:// (TLS through libcurl), no path.
 Result<void> trino_url(const Value& at, const std::string& url) {
-  const std::size_t separator = url.find("://");
-  std::string scheme = separator == std::string::npos ? "" : url.substr(0, separator + 3);
-  std::ranges::transform(scheme, scheme.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  const bool has_host = separator != std::string::npos && url.size() > separator + 3 && url[separator + 3] != '/';
+  const std::string scheme = url_scheme(url);
+  const bool has_host = url.size() > scheme.size() && url[scheme.size()] != '/';
   if ((scheme != "http://" && scheme != "https://") || !has_host) {
     return at.error("expected a base URL like http://127.0.0.1:8080 or https://trino.example:8443, got " +
                     in_quotes(url));
   }
-  const std::size_t path = url.find('/', separator + 3);
+  const std::size_t path = url.find('/', scheme.size());
   if (path != std::string::npos && path + 1 != url.size()) {
     return at.error("expected a base URL without a path (the /v1/... paths are added), got " + in_quotes(url));
   }
