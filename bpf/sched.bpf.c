@@ -96,26 +96,6 @@ struct {
 	__type(value, struct np_queued);
 } runnable_since_pid SEC(".maps");
 
-/* task_struct::state became __state in 5.14 (commit 2f064a59a11f). */
-struct task_struct___pre_5_14 {
-	long state;
-} __attribute__((preserve_access_index));
-
-static __always_inline long task_state(struct task_struct *task)
-{
-	if (bpf_core_field_exists(task->__state))
-		return task->__state;
-	return ((struct task_struct___pre_5_14 *)task)->state;
-}
-
-/* The same through an untyped pointer (raw_tp, current). */
-static __always_inline long task_state_raw(struct task_struct *task)
-{
-	if (bpf_core_field_exists(task->__state))
-		return BPF_CORE_READ(task, __state);
-	return BPF_CORE_READ((struct task_struct___pre_5_14 *)task, state);
-}
-
 static __always_inline struct np_sched_drops *drops(void)
 {
 	__u32 zero = 0;

@@ -26,6 +26,14 @@ struct SchedReading {
   uint64_t unmeasured_waits = 0;     // no task storage: waits not measured
 };
 
+// One process's threads at one moment (the task_state probe).
+struct ThreadStates {
+  uint32_t threads = 0;
+  uint32_t stopped = 0;            // in a group stop (SIGSTOP) or stopped by a tracer
+  uint32_t queued = 0;             // runnable, waiting for a CPU
+  uint64_t longest_queued_ns = 0;  // the longest of those waits so far, still in progress
+};
+
 struct SchedEvent {
   enum class Kind { kStall, kExec, kExit };
   Kind kind = Kind::kStall;
