@@ -94,6 +94,7 @@ void expect_same_config(const Config& actual, const Config& expected) {
   EXPECT_EQ(actual.health.runq_p99_warn_ms, expected.health.runq_p99_warn_ms);
   EXPECT_EQ(actual.health.runq_p99_fail_ms, expected.health.runq_p99_fail_ms);
   EXPECT_EQ(actual.health.runq_stall_fail_ms, expected.health.runq_stall_fail_ms);
+  EXPECT_EQ(actual.health.stopped_fail_ms, expected.health.stopped_fail_ms);
   EXPECT_EQ(actual.health.jvm_pause_warn_ms, expected.health.jvm_pause_warn_ms);
   EXPECT_EQ(actual.health.jvm_pause_fail_ms, expected.health.jvm_pause_fail_ms);
   EXPECT_EQ(actual.balancer.listen, expected.balancer.listen);
@@ -168,6 +169,7 @@ Config every_field_changed() {
   config.health.runq_p99_warn_ms = 5;
   config.health.runq_p99_fail_ms = 60000;
   config.health.runq_stall_fail_ms = 600000;
+  config.health.stopped_fail_ms = 0;
   config.health.jvm_pause_warn_ms = 1;
   config.health.jvm_pause_fail_ms = 600000;
   config.balancer.listen = "0.0.0.0:19479";
@@ -316,6 +318,7 @@ health:
   runq_p99_warn_ms: 5
   runq_p99_fail_ms: 60000
   runq_stall_fail_ms: 600000
+  stopped_fail_ms: 0
   jvm_pause_warn_ms: 1
   jvm_pause_fail_ms: 600000
 balancer:
@@ -971,7 +974,7 @@ TEST(ToYaml, RendersEveryKey) {
       "alerts.exec", "alerts.webhooks", "alerts.alertmanager_url", "alerts.alertmanager_timeout_ms",
       "log.level",        "sched.stall_threshold_ms", "sched.queue_timestamps", "probes.attach", "probes.events", "collect.interval_ms", "metrics.bpf_stats",
       "health.recover_after_ms", "health.window_ms", "health.runq_p99_warn_ms", "health.runq_p99_fail_ms",
-      "health.runq_stall_fail_ms", "health.jvm_pause_warn_ms", "health.jvm_pause_fail_ms",
+      "health.runq_stall_fail_ms", "health.stopped_fail_ms", "health.jvm_pause_warn_ms", "health.jvm_pause_fail_ms",
       "memory.psi_trigger_stall_us", "memory.psi_trigger_window_us",
       "balancer.listen", "balancer.down_after_ms", "balancer.max_unhealthy_fraction", "balancer.max_payload_bytes",
       "balancer.servers", "balancer.nginx.upstream_file", "balancer.nginx.upstream", "balancer.nginx.conf",

@@ -119,6 +119,43 @@ TEST(RunqRule, NoTargetLiveJudgesTheNodeAndNoSampleIsUnknown) {
   EXPECT_EQ(rule.assess(empty, {true}, {"trino"}).state, U);
 }
 
+// The task_state probe's view at the end of an interval: a wait still in progress, a stop.
+Sample thread_states_sample(uint64_t at_ms, uint64_t queued_now_ns, bool stopped) {
+  Sample sample = runq_sample(at_ms, 1000, 12);
+  sample.sched->targets[0].queued_now_ns = queued_now_ns;
+  sample.sched->targets[0].stopped = stopped;
+  return sample;
+}
+
+TEST(RunqRule, AWaitStillInProgressFailsOnceItPassesTheStallThreshold) {
+  RunqThresholds thresholds;
+  thresholds.stall_fail_ns = 250'000'000;
+  RunqRule rule(thresholds);
+  EXPECT_EQ(rule.assess(thread_states_sample(0, 240'000'000, false), {true}, {"trino"}).state, H);
+  const Assessment waiting = rule.assess(thread_states_sample(100, 260'000'000, false), {true}, {"trino"});
+  EXPECT_EQ(waiting.state, F);
+  EXPECT_TRUE(waiting.hard);
+  EXPECT_THAT(waiting.reason, HasSubstr("runq: trino thread has been waiting 260 ms for a CPU"));
+  EXPECT_EQ(rule.assess(thread_states_sample(200, 0, false), {true}, {"trino"}).state, H) << "it ran";
+}
+
+TEST(RunqRule, AStoppedTargetFailsOnceStoppedForTheThreshold) {
+  RunqThresholds thresholds;
+  thresholds.stopped_fail_ns = 200'000'000;
+  RunqRule rule(thresholds);
+  EXPECT_EQ(rule.assess(thread_states_sample(1000, 0, true), {true}, {"trino"}).state, H) << "first seen stopped";
+  EXPECT_EQ(rule.assess(thread_states_sample(1150, 0, true), {true}, {"trino"}).state, H) << "150 ms";
+  const Assessment stopped = rule.assess(thread_states_sample(1200, 0, true), {true}, {"trino"});
+  EXPECT_EQ(stopped.state, F);
+  EXPECT_TRUE(stopped.hard);
+  EXPECT_THAT(stopped.reason, HasSubstr("runq: trino has been stopped (SIGSTOP or a debugger) for at least 200 ms"));
+
+  EXPECT_EQ(rule.assess(thread_states_sample(1300, 0, false), {true}, {"trino"}).state, H) << "continued";
+  EXPECT_EQ(rule.assess(thread_states_sample(1400, 0, true), {true}, {"trino"}).state, H)
+      << "a new stop is timed from its own first sighting";
+  EXPECT_EQ(rule.assess(thread_states_sample(1600, 0, true), {true}, {"trino"}).state, F);
+}
+
 TEST(TargetRule, GoneAndOomKilledAreHardFailures) {
   TargetRule rule({"trino", "zk"});
   EXPECT_EQ(rule.assess({0, 0}, {}).state, U) << "nothing ever seen";

@@ -72,6 +72,7 @@ HealthThresholds health_thresholds(const Config& config) {
   thresholds.runq.p99_warn_ns = uint64_t{config.health.runq_p99_warn_ms} * 1'000'000;
   thresholds.runq.p99_fail_ns = uint64_t{config.health.runq_p99_fail_ms} * 1'000'000;
   thresholds.runq.stall_fail_ns = uint64_t{config.health.runq_stall_fail_ms} * 1'000'000;
+  thresholds.runq.stopped_fail_ns = uint64_t{config.health.stopped_fail_ms} * 1'000'000;
   thresholds.jvm.window_ms = config.health.window_ms;
   thresholds.net.window_ms = config.health.window_ms;
   thresholds.jvm.pause_warn_ns = uint64_t{config.health.jvm_pause_warn_ms} * 1'000'000;

@@ -17,6 +17,7 @@
 #include "probes/jvm_probe.h"
 #include "probes/kernel_features.h"
 #include "probes/mem_probe.h"
+#include "probes/task_state_probe.h"
 #include "collect/sched_collector.h"
 #include "collect/trino_etc.h"
 #include "collect/net_collector.h"
@@ -126,6 +127,10 @@ std::vector<ProbeCheck> probe_checks(const Config& config) {
   std::vector<ProbeCheck> checks;
   checks.push_back({"probe sched (run-queue latency):", SchedProbe::plan(sched), SchedProbe::requirements(sched),
                     [sched] { return SchedProbe::verify_load(sched); }});
+  ProbeRequirements task_state;  // task iterators: the trial load is the check
+  task_state.probe = "task_state";
+  checks.push_back({"probe task_state (targets stopped or still waiting for a CPU):", TaskStateProbe::plan(),
+                    task_state, [] { return TaskStateProbe::verify_load(); }});
   checks.push_back({"probe jvm (HotSpot GC and safepoint pauses, USDT):", JvmProbe::plan(probe_path_request(config)),
                     JvmProbe::requirements(),
                     [&config] { return JvmProbe::verify_load({.target_count = config.targets.size()}); }});

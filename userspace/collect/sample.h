@@ -19,6 +19,10 @@ struct RunqDelta {
   Log2Histogram wait;
   uint64_t stalls = 0;
   uint64_t longest_wait_ns = 0;
+  // At the end of the interval rather than over it (targets only; zero when the task_state
+  // probe is unavailable): what the sched probe cannot see until a wait ends.
+  uint64_t queued_now_ns = 0;  // the longest wait still in progress
+  bool stopped = false;        // every thread of a process is stopped (SIGSTOP, a debugger)
 };
 
 struct SchedDelta {

@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+
 #include "collect/probe_paths_config.h"
 
 namespace nodepulse {
@@ -34,6 +36,13 @@ Result<void> SchedCollector::start(EventLoop& loop) {
                probe_->paths().attach, probe_->paths().attach_reason, probe_->paths().events,
                probe_->paths().events_reason);
   for (const std::string& cost : probe_->paths().degraded) spdlog::warn("sched probe: {}", cost);
+  // Optional: without it a stall is still seen, but only once the wait ends.
+  if (auto task_states = TaskStateProbe::start({}); task_states) {
+    task_states_ = std::move(*task_states);
+  } else {
+    spdlog::warn("task_state probe: {}; a stopped target and waits still in progress will not be seen",
+                 task_states.error().message);
+  }
   return ok();
 }
 
@@ -45,11 +54,37 @@ void SchedCollector::collect(Sample& sample) {
     return;
   }
   sample.sched = deltas_.next(*reading);
+  add_thread_states(*sample.sched, sample.errors);
   sample.drops.push_back({probe(), sample.sched->dropped_events, sample.sched->unmeasured_waits});
+}
+
+void SchedCollector::add_thread_states(SchedDelta& sched, std::vector<CollectError>& errors) {
+  if (!task_states_) return;
+  for (const auto& [tgid, index] : target_processes_) {
+    if (index >= sched.targets.size()) continue;
+    auto states = task_states_->read(tgid);
+    if (!states) {
+      errors.push_back({probe(), "read", states.error().message});
+      continue;
+    }
+    RunqDelta& target = sched.targets[index];
+    target.queued_now_ns = std::max(target.queued_now_ns, states->longest_queued_ns);
+    // All threads, not some: a debugger may hold one thread while the others serve.
+    if (states->threads > 0 && states->stopped == states->threads) target.stopped = true;
+  }
+}
+
+std::vector<ProgramStats> SchedCollector::program_stats() const {
+  std::vector<ProgramStats> stats = probe_ ? probe_->program_stats() : std::vector<ProgramStats>{};
+  if (task_states_) {
+    for (ProgramStats& walk : task_states_->program_stats()) stats.push_back(std::move(walk));
+  }
+  return stats;
 }
 
 void SchedCollector::target_started(const TargetProcess& process) {
   if (!probe_) return;
+  target_processes_[process.tgid] = process.target_index;
   if (auto added = probe_->add_target(process.tgid, process.target_index); !added) {
     spdlog::warn("sched probe: {}", added.error().message);
   }
@@ -57,6 +92,7 @@ void SchedCollector::target_started(const TargetProcess& process) {
 
 void SchedCollector::target_exited(const TargetProcess& process) {
   if (!probe_) return;
+  target_processes_.erase(process.tgid);
   if (auto removed = probe_->remove_target(process.tgid); !removed) {
     spdlog::warn("sched probe: {}", removed.error().message);
   }

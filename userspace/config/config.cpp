@@ -863,6 +863,7 @@ void read_config(Section& top, Config& config) {
     health.read("runq_p99_warn_ms", config.health.runq_p99_warn_ms, between(1, 60'000));
     health.read("runq_p99_fail_ms", config.health.runq_p99_fail_ms, between(1, 60'000));
     health.read("runq_stall_fail_ms", config.health.runq_stall_fail_ms, between(1, 600'000));
+    health.read("stopped_fail_ms", config.health.stopped_fail_ms, between(0, 600'000));
     health.read("jvm_pause_warn_ms", config.health.jvm_pause_warn_ms, between(1, 600'000));
     health.read("jvm_pause_fail_ms", config.health.jvm_pause_fail_ms, between(1, 600'000));
     // A warn threshold must lie below its fail threshold; the error names the key that was set.
@@ -1294,6 +1295,7 @@ std::string to_yaml(const Config& config) {
     emit(out, "runq_p99_warn_ms", config.health.runq_p99_warn_ms);
     emit(out, "runq_p99_fail_ms", config.health.runq_p99_fail_ms);
     emit(out, "runq_stall_fail_ms", config.health.runq_stall_fail_ms);
+    emit(out, "stopped_fail_ms", config.health.stopped_fail_ms);
     emit(out, "jvm_pause_warn_ms", config.health.jvm_pause_warn_ms);
     emit(out, "jvm_pause_fail_ms", config.health.jvm_pause_fail_ms);
   });

@@ -33,6 +33,27 @@ Assessment RunqRule::assess(const Sample& sample, const std::vector<bool>& live_
       return index < sched.targets.size() ? &sched.targets[index] : nullptr;
     };
     const RunqDelta* now = delta_of(sample.sched.value());
+    if (now && subject.index >= 0) {
+      const auto index = static_cast<size_t>(subject.index);
+      if (!now->stopped) {
+        stopped_since_ns_.erase(index);
+      } else {
+        // Measured from the first sample that saw it: when the stop began is not recorded.
+        const uint64_t since = stopped_since_ns_.try_emplace(index, sample.mono_ns).first->second;
+        if (sample.mono_ns - since >= thresholds_.stopped_fail_ns) {
+          consider({HealthState::kFailing, 1, true,
+                    "runq: " + subject.name + " has been stopped (SIGSTOP or a debugger) for at least " +
+                        format_ms(static_cast<double>(sample.mono_ns - since))});
+          continue;
+        }
+      }
+    }
+    if (now && now->queued_now_ns >= thresholds_.stall_fail_ns) {
+      consider({HealthState::kFailing, 1, true,
+                "runq: " + subject.name + " thread has been waiting " +
+                    format_ms(static_cast<double>(now->queued_now_ns)) + " for a CPU"});
+      continue;
+    }
     if (now && now->longest_wait_ns >= thresholds_.stall_fail_ns) {
       consider({HealthState::kFailing, 1, true,
                 "runq: " + subject.name + " thread waited " + format_ms(static_cast<double>(now->longest_wait_ns)) +
