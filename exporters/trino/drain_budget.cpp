@@ -77,13 +77,20 @@ Result<std::vector<std::string>> DrainBudget::take_place(Clock::time_point deadl
   std::optional<std::vector<std::string>> slots;
   for (int attempt = 0; attempt < 2 && !slots; ++attempt) {
     if (place_.empty()) {
-      Result<void> parent = zk::create_persistent_path(client, drain_path_, acl(/*parent=*/true), deadline);
-      if (!parent.ok()) return parent.error();
+      if (parent_session_ != session_->session_id()) {
+        Result<void> parent = zk::create_persistent_path(client, drain_path_, acl(/*parent=*/true), deadline);
+        if (!parent.ok()) return parent.error();
+        parent_session_ = session_->session_id();
+      }
       // The C client's create() does not hand back the sequential name; it is found below by
       // our node id among the children, the one with the highest sequence being the newest.
       Result<int> rc = client.create(drain_path_ + "/" + options_.node_id + "-", options_.node_id,
                                      ZOO_EPHEMERAL | ZOO_SEQUENCE, acl(/*parent=*/false), left_until(deadline));
       if (!rc.ok()) return rc.error();
+      if (*rc == ZNONODE) {
+        parent_session_ = 0;  // drain/ deleted by hand: make it again on the next attempt
+        continue;
+      }
       if (*rc != ZOK) return Error{"create " + drain_path_ + "/" + options_.node_id + "-: " + zk::describe_rc(*rc)};
     }
     Result<std::optional<std::vector<std::string>>> children = client.children(drain_path_, {}, left_until(deadline));

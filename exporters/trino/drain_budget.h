@@ -68,6 +68,9 @@ class DrainBudget {
   std::string nodes_path_;  // <root>/<cluster>/nodes
   std::string place_;       // our znode's name under drain/; "" = none
   int64_t place_session_ = 0;
+  // The session in which drain/ was seen to exist: a claim then costs one quorum write, not two
+  // (a create of an existing node is a write too).
+  int64_t parent_session_ = 0;
 };
 
 }  // namespace nodepulse
