@@ -12,6 +12,7 @@
 // leaves and a drain is undone after trino.zk_loss_hold_ms. A lighter fixture (one agent, one
 // ZooKeeper server, no JVM) covers wrong credentials and a Trino that hangs or answers garbage.
 #include <gtest/gtest.h>
+#include <signal.h>
 
 #include <chrono>
 #include <memory>
@@ -35,10 +36,10 @@ using testing::epoch_ms;
 
 constexpr int kVictim = 1;  // node2
 constexpr int64_t kVerdictBoundMs = 5000;  // the failover test's bound for starvation and stalls
-// Taking a slot costs two quorum writes (fsync'd by every ZooKeeper server) before the PUT; on
-// this 2-CPU rig three ZooKeeper JVMs, three worker JVMs and three agents share the one CPU the
-// starvation leaves, and the drain usually follows the verdict in ~60-130 ms but now and then in
-// ~0.9 s. bench/drain measures it; this bound only says "at once, not after a back-off".
+// Taking a slot costs a quorum write before the PUT; on this 2-CPU rig three ZooKeeper JVMs, three
+// worker JVMs and three agents share the one CPU the starvation leaves, and the drain follows the
+// verdict in ~50-100 ms. `bench/detection workers` measures it; this bound only says "at once,
+// not after a back-off".
 constexpr int64_t kDrainAfterVerdictMs = 2000;
 using testing::kNodes;
 using testing::kZkLossHoldMs;
@@ -81,40 +82,61 @@ class TrinoDrainTest : public ::testing::Test {
 
   void keep_agents_off_the_starved_cpu() { cluster_->keep_off_the_last_cpu(); }
 
+  // The fault lasts while `fault` lives: node2 must leave scheduling within the bounds, alone,
+  // and come back once the fault is gone; every agent's drain and restore counters say so.
+  template <class Fault>
+  void expect_only_the_victim_drained_and_restored(const char* what, Fault make_fault) {
+    keep_agents_off_the_starved_cpu();
+    const int64_t fault_ms = epoch_ms();
+    {
+      auto fault = make_fault();
+      std::optional<int64_t> verdict_ms;
+      const std::optional<int64_t> out_ms =
+          wait_only_victim_out(kVictim, std::chrono::milliseconds(kVerdictBoundMs + kDrainAfterVerdictMs), &verdict_ms);
+      ASSERT_TRUE(out_ms) << cluster_->diagnostics();
+      ASSERT_TRUE(verdict_ms);
+      std::printf("[timing] %s node2: failing verdict seen %lld ms after the fault, out of scheduling %lld ms after "
+                  "it; coordinator's failed list then: %s\n",
+                  what, static_cast<long long>(*verdict_ms - fault_ms), static_cast<long long>(*out_ms - *verdict_ms),
+                  cluster_->coordinator().failed_nodes_json().c_str());
+      std::printf("[timing] Trino's own record of the drain: %s; the sink's errors so far: %g\n",
+                  cluster_->worker(kVictim).transitions_json().c_str(),
+                  metric_sum(cluster_->agent(kVictim).http_port(), "nodepulse_trino_drain_errors_total"));
+      EXPECT_LE(*out_ms - *verdict_ms, kDrainAfterVerdictMs) << cluster_->diagnostics();
+    }
+    // Back once healthy (recover_after_ms 2 s, the 4 s window), and DRAINED never stuck.
+    ASSERT_TRUE(testing::wait_until([&] { return cluster_->worker(kVictim).state() == "ACTIVE"; }, 30s))
+        << cluster_->diagnostics();
+    ASSERT_TRUE(cluster_->wait_all_active(10s)) << cluster_->diagnostics();
+    for (int i = 0; i < kNodes; ++i) {
+      const double drains = metric_sum(cluster_->agent(i).http_port(), "nodepulse_trino_drain_transitions_total",
+                                       "action=\"drain\",outcome=\"ok\"");
+      const double restores = metric_sum(cluster_->agent(i).http_port(), "nodepulse_trino_drain_transitions_total",
+                                         "action=\"restore\",outcome=\"ok\"");
+      EXPECT_EQ(drains, i == kVictim ? 1 : 0) << node_id(i);
+      EXPECT_EQ(restores, i == kVictim ? 1 : 0) << node_id(i);
+    }
+  }
+
   std::unique_ptr<DrainCluster> cluster_;
 };
 
 TEST_F(TrinoDrainTest, StarvedWorkerLeavesSchedulingAndComesBackWhileTheOthersStay) {
-  keep_agents_off_the_starved_cpu();
-  const int64_t fault_ms = epoch_ms();
-  std::optional<int64_t> out_ms;
-  {
-    testing::CpuStarvation starvation(cluster_->jvm(kVictim).pid(), testing::last_cpu(), 30s);
-    std::optional<int64_t> verdict_ms;
-    out_ms = wait_only_victim_out(kVictim, std::chrono::milliseconds(kVerdictBoundMs + kDrainAfterVerdictMs), &verdict_ms);
-    ASSERT_TRUE(out_ms) << cluster_->diagnostics();
-    ASSERT_TRUE(verdict_ms);
-    std::printf("[timing] starved node2: failing verdict seen %lld ms after the fault, out of scheduling %lld ms after "
-                "it; coordinator's failed list then: %s\n",
-                static_cast<long long>(*verdict_ms - fault_ms), static_cast<long long>(*out_ms - *verdict_ms),
-                cluster_->coordinator().failed_nodes_json().c_str());
-    std::printf("[timing] Trino's own record of the drain: %s; the sink's errors so far: %g\n",
-                cluster_->worker(kVictim).transitions_json().c_str(),
-                metric_sum(cluster_->agent(kVictim).http_port(), "nodepulse_trino_drain_errors_total"));
-    EXPECT_LE(*out_ms - *verdict_ms, kDrainAfterVerdictMs) << cluster_->diagnostics();
-  }
-  // Back once healthy (recover_after_ms 2 s, the 4 s window), and DRAINED never stuck.
-  ASSERT_TRUE(testing::wait_until([&] { return cluster_->worker(kVictim).state() == "ACTIVE"; }, 30s))
-      << cluster_->diagnostics();
-  ASSERT_TRUE(cluster_->wait_all_active(10s)) << cluster_->diagnostics();
-  for (int i = 0; i < kNodes; ++i) {
-    const double drains = metric_sum(cluster_->agent(i).http_port(), "nodepulse_trino_drain_transitions_total",
-                                     "action=\"drain\",outcome=\"ok\"");
-    const double restores = metric_sum(cluster_->agent(i).http_port(), "nodepulse_trino_drain_transitions_total",
-                                       "action=\"restore\",outcome=\"ok\"");
-    EXPECT_EQ(drains, i == kVictim ? 1 : 0) << node_id(i);
-    EXPECT_EQ(restores, i == kVictim ? 1 : 0) << node_id(i);
-  }
+  expect_only_the_victim_drained_and_restored("starved", [this] {
+    return std::make_unique<testing::CpuStarvation>(cluster_->jvm(kVictim).pid(), testing::last_cpu(), 30s);
+  });
+}
+
+// A JVM stopped outright (SIGSTOP) ends no wait and takes no safepoint: only the walk of its
+// threads (the task_state probe) sees it.
+TEST_F(TrinoDrainTest, StoppedWorkerLeavesSchedulingAndComesBackAfterSigcont) {
+  struct Stop {
+    explicit Stop(testing::ChildProcess& jvm) : jvm_(jvm) { jvm_.signal(SIGSTOP); }
+    ~Stop() { jvm_.signal(SIGCONT); }
+    testing::ChildProcess& jvm_;
+  };
+  expect_only_the_victim_drained_and_restored("stopped",
+                                              [this] { return std::make_unique<Stop>(cluster_->jvm(kVictim).process()); });
 }
 
 TEST_F(TrinoDrainTest, AllThreeSickAtOnceDrainsExactlyOneAndTheOthersSayBudgetExhausted) {

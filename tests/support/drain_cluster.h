@@ -2,7 +2,7 @@
 // each running the Java worker stand-in — the JVM its agent watches — and a Trino API stand-in
 // with the reversible drain), a coordinator stand-in whose failure detector pings the worker
 // JVMs, a 3-server ZooKeeper ensemble, and one `nodepulse agent` per worker with trino.drain:
-// auto. Used by tests/e2e/trino_drain_test.cpp and bench/drain.cpp. Everything is removed by its
+// auto. Used by tests/e2e/trino_drain_test.cpp and bench/drain.cpp (`bench/detection workers`). Everything is removed by its
 // owner, also when an assertion fails half-way.
 #pragma once
 
@@ -164,7 +164,7 @@ class DrainCluster {
            "\n  ports: [8080]\nzookeeper:\n  connect: \"" + zookeeper_.connect_string() +
            "\"\n  session_timeout_ms: 2000\nheartbeat:\n  interval_ms: 500\ncollect:\n  interval_ms: 100\n"
            "health:\n  recover_after_ms: 2000\n  window_ms: 4000\n  runq_p99_warn_ms: 100\n  runq_p99_fail_ms: 700\n"
-           "  runq_stall_fail_ms: 500\n  jvm_pause_warn_ms: 300\n  jvm_pause_fail_ms: 600\nhttp:\n  listen: 127.0.0.1:" +
+           "  runq_stall_fail_ms: 250\n  stopped_fail_ms: 100\n  jvm_pause_warn_ms: 300\n  jvm_pause_fail_ms: 600\nhttp:\n  listen: 127.0.0.1:" +
            std::to_string(http_port) + "\n";
   }
 
