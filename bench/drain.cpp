@@ -2,7 +2,7 @@
 // scheduling through nodepulse (its Trino API stand-in reports DRAINING), beside how long Trino's
 // own failure detector takes to count it failed (a coordinator stand-in with Trino's defaults:
 // a ping every 500 ms, 60 s decay, failed above a 0.1 failure ratio, 5 s warm-up) — in the same
-// trials. bench/drain runs it; see BENCHMARKS.md ("Worker out of scheduling").
+// trials. `bench/detection workers` runs it; see BENCHMARKS.md ("Worker out of scheduling").
 //
 //   drain_bench [TRIALS] [KINDS]     KINDS: comma list of stop,cpu,loss (default all, 20 trials)
 //
