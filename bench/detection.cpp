@@ -22,9 +22,10 @@
 //          safepoint's begin from the JVM's own -Xlog:safepoint (CLOCK_MONOTONIC, `tn`) plus
 //          1000 ms. Onset and the rule holding are the same moment.
 //   cpu    a real-time busy loop (800 ms busy, 50 ms rest) starting beside the target, which is
-//          pinned to its CPU (tests/support/cpu_starvation.h). The rule (one run-queue wait >= 150 ms, or a p99 >= 100 ms over 2 s) holds
-//          150 ms later at the earliest, and the probe sees a wait only when it ends, so no
-//          "rule -> verdict" figure is given.
+//          pinned to its CPU (tests/support/cpu_starvation.h). The rule (one run-queue wait >= 150 ms,
+//          ended or still going, or a p99 >= 100 ms over 2 s) holds 150 ms later at the earliest; a
+//          wait still going is read at each collection (250 ms), so the moment it holds is not
+//          stamped and no "rule -> verdict" figure is given.
 // Verdict: the first failing heartbeat's ts_ms (the agent's CLOCK_REALTIME when it published
 // the verdict, ms resolution), put on the monotonic time line with one offset per trial.
 // /health 503: polled every 2 ms. failing/ znode: a ZooKeeper exists() watch (CREATED event).

@@ -6,8 +6,9 @@
 //
 //   drain_bench [TRIALS] [KINDS]     KINDS: comma list of stop,cpu,loss (default all, 20 trials)
 //
-// The cluster is tests/support/drain_cluster.h (three netns workers with Java stand-ins pulling
-// pages from one another every 40 ms, agents with trino.drain: auto, a ZooKeeper ensemble); each
+// The cluster, a fresh one per fault kind, is tests/support/drain_cluster.h (three netns workers
+// with Java stand-ins pulling pages from one another every 40 ms, agents with trino.drain: auto,
+// a ZooKeeper ensemble); each
 // trial starts a fresh coordinator stand-in, so every trial's detector starts from a clean
 // history, and waits until it counts no worker failed. Onset:
 //   stop  kill(SIGSTOP) of node2's JVM;
@@ -129,10 +130,11 @@ int main(int argc, char** argv) {
   std::printf("command: %s", argv[0]);
   for (int i = 1; i < argc; ++i) std::printf(" %s", argv[i]);
   std::printf("\n");
-  DrainCluster cluster;
-  cluster.keep_off_the_last_cpu();
   TempDir logs("drain_bench");
   for (const std::string& kind : kinds) {
+    // A fresh cluster per kind: one kind's 20 trials take ~4-5 min, within the rig's lifetimes.
+    DrainCluster cluster(std::chrono::seconds(600));
+    cluster.keep_off_the_last_cpu();
     std::vector<double> out, detector;
     for (int t = 0; t < trials; ++t) {
       if (!cluster.wait_all_active(std::chrono::seconds(90))) {

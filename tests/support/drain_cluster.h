@@ -63,7 +63,10 @@ inline bool out_of_scheduling(const std::string& state) {
 
 class DrainCluster {
  public:
-  DrainCluster() : network_(kNodes), zookeeper_(3, 500) {
+  // `lifetime` bounds the Trino API stand-ins' lives (their --max-seconds); the worker JVMs live
+  // 600 s at most.
+  explicit DrainCluster(std::chrono::seconds lifetime = std::chrono::seconds(300))
+      : network_(kNodes), zookeeper_(3, 500) {
     for (int i = 0; i < kNodes; ++i) {
       // Each pulls pages from the other two, as Trino workers do: the net rule judges those peers.
       std::vector<std::string> peers;
@@ -74,8 +77,11 @@ class DrainCluster {
                                                             NodeNetwork::node_address(i), marker(i),
                                                             dir_.path() / ("jvm-" + node_id(i) + ".log"), peers,
                                                             std::chrono::milliseconds(40)));
-      workers_.push_back(std::make_unique<TrinoStandin>(
-          TrinoStandin::worker(node_id(i), dir_.path() / ("trino-" + node_id(i) + ".log"))));
+      TrinoStandinOptions worker;
+      worker.node_id = node_id(i);
+      worker.log_file = dir_.path() / ("trino-" + node_id(i) + ".log");
+      worker.max_lifetime = lifetime;
+      workers_.push_back(std::make_unique<TrinoStandin>(worker));
     }
     coordinator_ = std::make_unique<TrinoStandin>(
         TrinoStandin::coordinator(worker_uris(), dir_.path() / "trino-coordinator.log"));
