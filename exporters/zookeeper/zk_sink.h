@@ -20,8 +20,8 @@
 #include "common/result.h"
 #include "config/config.h"
 #include "sink.h"
-#include "zookeeper/zk_client.h"
-#include "zookeeper/zk_session.h"
+#include "zk/zk_client.h"
+#include "zk/zk_session.h"
 
 namespace nodepulse {
 

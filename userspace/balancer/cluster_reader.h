@@ -9,7 +9,7 @@
 
 #include "balancer/cluster_paths.h"
 #include "balancer/payload.h"
-#include "zookeeper/zk_client.h"
+#include "zk/zk_client.h"
 
 namespace nodepulse {
 
