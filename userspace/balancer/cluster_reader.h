@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "balancer/cluster_paths.h"
-#include "balancer/payload.h"
+#include "heartbeat/payload.h"
 #include "zk/zk_client.h"
 
 namespace nodepulse {
