@@ -1,4 +1,4 @@
-// nodepulse's configuration: the keys of DESIGN.md, every one with a documented default.
+// nodepulse's configuration: the keys of docs/design.md, every one with a documented default.
 // Later features add keys (and their reading) to their section's file; none is ever renamed.
 // Each section owns one pair of files: its struct with the defaults (*_config.h) and its reading,
 // checks and rendering (*_config.cpp); schema.h lists them in the order the keys are read.
