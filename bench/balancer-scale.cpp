@@ -47,8 +47,8 @@
 #include "nginx.h"
 #include "process.h"
 #include "services.h"
+#include "zk/zk_client.h"
 #include "zookeeper.h"
-#include "zookeeper/zk_client.h"
 
 namespace nodepulse {
 namespace {

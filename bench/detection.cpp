@@ -58,8 +58,8 @@
 #include "fault_rig.h"
 #include "haproxy.h"
 #include "services.h"
+#include "zk/zk_client.h"
 #include "zookeeper.h"
-#include "zookeeper/zk_client.h"
 
 namespace nodepulse {
 namespace {

@@ -45,8 +45,8 @@
 #include "http_client.h"
 #include "process.h"
 #include "services.h"
+#include "zk/zk_client.h"
 #include "zookeeper.h"
-#include "zookeeper/zk_client.h"
 
 extern char** environ;
 

@@ -5,8 +5,8 @@
 #include <cstdint>
 #include <string>
 
-#include "balancer/payload.h"
 #include "fuzz_support.h"
+#include "heartbeat/payload.h"
 
 using namespace nodepulse;
 

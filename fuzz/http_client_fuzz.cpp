@@ -1,4 +1,4 @@
-// Replies to the agent's own HTTP client (exporters/http/http_client): alert webhooks and
+// Replies to the agent's own HTTP client (userspace/http/http_client): alert webhooks and
 // Alertmanager are receivers on other hosts, and whatever they answer (a proxy's error page, a
 // truncated or chunked body, junk) is parsed by the agent. A loopback server thread answers each
 // request with the input's bytes and closes. Oracles: no crash, the call returns within its

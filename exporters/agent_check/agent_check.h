@@ -1,4 +1,4 @@
-// HAProxy agent-check (DESIGN.md contract): a TCP port that answers each connection with one
+// HAProxy agent-check (docs/design.md contract): a TCP port that answers each connection with one
 // line and closes. HAProxy (`agent-check agent-addr A agent-port P agent-inter 200ms`) reads it:
 //
 //   healthy               up 100% ready #healthy

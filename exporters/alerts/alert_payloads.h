@@ -22,7 +22,7 @@ namespace nodepulse {
 //   NODEPULSE_HEARTBEAT the webhook JSON below
 std::vector<std::string> hook_environment(const Heartbeat& heartbeat);
 
-// The heartbeat JSON (DESIGN.md payload) plus "old_state".
+// The heartbeat JSON (docs/design.md payload) plus "old_state".
 std::string webhook_json(const Heartbeat& heartbeat);
 
 inline constexpr const char* kAlertNodeFailing = "NodepulseNodeFailing";

@@ -18,7 +18,7 @@
 #include <vector>
 
 #include "common/result.h"
-#include "zookeeper/zk_session.h"
+#include "zk/zk_session.h"
 
 namespace nodepulse {
 

@@ -1,4 +1,4 @@
-// The ZooKeeper sink (DESIGN.md, "Contracts"): each heartbeat rewrites the ephemeral znode
+// The ZooKeeper sink (docs/design.md, "Contracts"): each heartbeat rewrites the ephemeral znode
 // <root>/<cluster>/nodes/<node-id> with the heartbeat JSON, and while the node is failing the
 // ephemeral <root>/<cluster>/failing/<node-id> exists, so a balancer watching failing/ hears of
 // it with one watch event. Ephemeral znodes vanish with the session: a node that dies, hangs
@@ -20,8 +20,8 @@
 #include "common/result.h"
 #include "config/config.h"
 #include "sink.h"
-#include "zookeeper/zk_client.h"
-#include "zookeeper/zk_session.h"
+#include "zk/zk_client.h"
+#include "zk/zk_session.h"
 
 namespace nodepulse {
 

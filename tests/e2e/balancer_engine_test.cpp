@@ -19,8 +19,8 @@
 
 #include "balancer/balancer.h"
 #include "services.h"
+#include "zk/zk_client.h"
 #include "zookeeper.h"
-#include "zookeeper/zk_client.h"
 
 namespace nodepulse {
 namespace {

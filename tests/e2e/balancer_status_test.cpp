@@ -14,8 +14,8 @@
 #include "http_client.h"
 #include "services.h"
 #include "status_cli.h"
+#include "zk/zk_client.h"
 #include "zookeeper.h"
-#include "zookeeper/zk_client.h"
 
 namespace nodepulse {
 namespace {

@@ -56,8 +56,8 @@
 #include "process.h"
 #include "services.h"
 #include "trino_cluster.h"
+#include "zk/zk_client.h"
 #include "zookeeper.h"
-#include "zookeeper/zk_client.h"
 
 namespace nodepulse {
 namespace {

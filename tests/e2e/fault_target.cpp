@@ -30,7 +30,7 @@
 #include <thread>
 #include <vector>
 
-#include "zookeeper/zk_client.h"
+#include "zk/zk_client.h"
 
 namespace {
 

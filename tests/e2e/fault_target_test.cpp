@@ -31,8 +31,8 @@
 #include "keepalived.h"
 #include "netns.h"
 #include "services.h"
+#include "zk/zk_client.h"
 #include "zookeeper.h"
-#include "zookeeper/zk_client.h"
 
 namespace nodepulse {
 namespace {

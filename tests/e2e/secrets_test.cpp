@@ -15,8 +15,8 @@
 #include "agent_process.h"
 #include "process.h"
 #include "services.h"
+#include "zk/zk_client.h"
 #include "zookeeper.h"
-#include "zookeeper/zk_client.h"
 
 namespace nodepulse {
 namespace {

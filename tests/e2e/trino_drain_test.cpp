@@ -25,8 +25,8 @@
 #include "process.h"
 #include "services.h"
 #include "drain_cluster.h"
+#include "zk/zk_client.h"
 #include "zookeeper.h"
-#include "zookeeper/zk_client.h"
 
 namespace nodepulse {
 namespace {

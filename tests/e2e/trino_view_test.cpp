@@ -27,8 +27,8 @@
 #include "process.h"
 #include "services.h"
 #include "status_cli.h"
+#include "zk/zk_client.h"
 #include "zookeeper.h"
-#include "zookeeper/zk_client.h"
 
 namespace nodepulse {
 namespace {
@@ -287,7 +287,7 @@ TEST_F(BalancerTrinoMetrics, ExportsTheCoordinatorsViewAndPassesPromtool) {
       [&] { return metrics().find("nodepulse_balancer_trino_disagreements 0") != std::string::npos; }, 15s))
       << metrics();
 
-  // The metric contract of DESIGN.md.
+  // The metric contract of docs/design.md.
   NODEPULSE_REQUIRE_BINARY("/usr/bin/promtool");
   const std::string scraped = (*dir_ / "metrics.txt").string();
   testing::write_text(scraped, metrics());

@@ -13,8 +13,8 @@
 
 #include "http_client.h"
 #include "process.h"
+#include "zk/zk_client.h"
 #include "zookeeper.h"
-#include "zookeeper/zk_client.h"
 
 namespace nodepulse {
 namespace {

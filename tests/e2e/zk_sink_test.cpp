@@ -16,8 +16,8 @@
 #include <thread>
 
 #include "sink_runner.h"
+#include "zk/zk_client.h"
 #include "zookeeper.h"
-#include "zookeeper/zk_client.h"
 #include "zookeeper/zk_sink.h"
 
 namespace nodepulse {

@@ -99,7 +99,7 @@ TEST(MetricsCatalogue, MatchesWhatALiveAgentExportsUnderEverySignal) {
   EXPECT_TRUE(read_not_exported.empty()) << "dashboards or rules read metrics the live agent does not export:"
                                          << join(read_not_exported);
 
-  // The metric contract of DESIGN.md: every name passes promtool's lint.
+  // The metric contract of docs/design.md: every name passes promtool's lint.
   if (std::filesystem::exists("/usr/bin/promtool")) {
     const std::filesystem::path scraped = workload.dir() / "metrics.txt";
     std::ofstream(scraped) << body;

@@ -6,8 +6,8 @@
 
 #include <string>
 
-#include "balancer/payload.h"
 #include "heartbeat/heartbeat.h"
+#include "heartbeat/payload.h"
 
 namespace nodepulse {
 namespace {

@@ -4,8 +4,8 @@
 
 #include <algorithm>
 
-#include "balancer/payload.h"
 #include "heartbeat/heartbeat.h"
+#include "heartbeat/payload.h"
 
 namespace nodepulse {
 namespace {

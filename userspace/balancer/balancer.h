@@ -33,7 +33,7 @@
 #include "balancer/driver.h"
 #include "balancer/membership.h"
 #include "balancer/policy.h"
-#include "zookeeper/zk_client.h"
+#include "zk/zk_client.h"
 
 namespace nodepulse {
 

@@ -4,7 +4,7 @@
 #include <set>
 #include <string>
 
-#include "balancer/payload.h"
+#include "heartbeat/payload.h"
 
 namespace nodepulse {
 

@@ -1,4 +1,4 @@
-// Where a cluster's heartbeats live in ZooKeeper (DESIGN.md): <root>/<cluster>/nodes/<id>, and
+// Where a cluster's heartbeats live in ZooKeeper (docs/design.md): <root>/<cluster>/nodes/<id>, and
 // <root>/<cluster>/failing/<id> while a node is failing.
 #pragma once
 

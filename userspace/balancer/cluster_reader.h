@@ -8,8 +8,8 @@
 #include <vector>
 
 #include "balancer/cluster_paths.h"
-#include "balancer/payload.h"
-#include "zookeeper/zk_client.h"
+#include "heartbeat/payload.h"
+#include "zk/zk_client.h"
 
 namespace nodepulse {
 

@@ -18,7 +18,7 @@
 #include <string_view>
 #include <vector>
 
-#include "balancer/payload.h"
+#include "heartbeat/payload.h"
 
 namespace nodepulse {
 

@@ -10,9 +10,9 @@
 #include <vector>
 
 #include "balancer/cluster_reader.h"
-#include "balancer/payload.h"
 #include "balancer/trino_view.h"
 #include "config/config.h"
+#include "heartbeat/payload.h"
 
 namespace nodepulse {
 

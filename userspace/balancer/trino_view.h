@@ -14,7 +14,7 @@
 #include <vector>
 
 #include "balancer/membership.h"
-#include "balancer/payload.h"
+#include "heartbeat/payload.h"
 #include "trino/trino_client.h"
 
 namespace nodepulse {

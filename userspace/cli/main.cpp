@@ -1,4 +1,4 @@
-// nodepulse: kernel-level node health for JVM clusters. See DESIGN.md for the contracts.
+// nodepulse: kernel-level node health for JVM clusters. See docs/design.md for the contracts.
 #include <CLI/CLI.hpp>
 #include <spdlog/spdlog.h>
 

@@ -1,4 +1,4 @@
-#include "balancer/payload.h"
+#include "heartbeat/payload.h"
 
 #include <nlohmann/json.hpp>
 

@@ -1,4 +1,4 @@
-#include "zookeeper/zk_session.h"
+#include "zk/zk_session.h"
 
 #include <spdlog/spdlog.h>
 

@@ -1,9 +1,11 @@
-// A minimal blocking HTTP/1.1 client for plain http:// URLs: `nodepulse check --health`, alert
-// webhooks and Alertmanager. No TLS (https:// is refused with a clear error): the endpoints it
-// talks to are the local agent and in-cluster alert receivers; put a TLS relay in front of
-// anything remote. Every call is bounded by one deadline covering connect, send and receive,
-// so a hung receiver never holds a sink's thread longer than its timeout. Name resolution uses
-// getaddrinfo, which the deadline cannot interrupt: prefer IP addresses in URLs.
+// A minimal blocking HTTP/1.1 client for plain http:// URLs: `nodepulse check --health` and
+// `status --url`, alert webhooks and Alertmanager, the balancer's Trino Gateway driver (and
+// HOST:PORT parsing for the agent-check listener and HAProxy's runtime API). No TLS (https:// is
+// refused with a clear error): the endpoints it talks to are the local agent, in-cluster alert
+// receivers and the gateway; put a TLS relay in front of anything remote. Every call is bounded
+// by one deadline covering connect, send and receive, so a hung receiver never holds a sink's
+// thread longer than its timeout. Name resolution uses getaddrinfo, which the deadline cannot
+// interrupt: prefer IP addresses in URLs.
 #pragma once
 
 #include <chrono>

@@ -54,7 +54,7 @@ inline constexpr std::string_view kPayloadMissingField = "missing_field";
 inline constexpr std::string_view kPayloadUnknownState = "unknown_state";
 inline constexpr std::string_view kPayloadOutOfRange = "out_of_range";
 
-// Parses one payload of at most `max_bytes`. Fields other than the DESIGN.md ones are ignored
+// Parses one payload of at most `max_bytes`. Fields other than the docs/design.md ones are ignored
 // (newer agents may add some); a known field of the wrong type is an error. The error's message
 // is "REASON: detail", REASON one of the labels above.
 Result<NodeReport> parse_node_payload(std::string_view json, std::size_t max_bytes);

@@ -1,4 +1,4 @@
-#include "zookeeper/zk_client.h"
+#include "zk/zk_client.h"
 
 #include <spdlog/spdlog.h>
 

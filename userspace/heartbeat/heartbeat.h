@@ -1,4 +1,4 @@
-// The heartbeat: what every sink publishes. Its JSON is the contract of DESIGN.md
+// The heartbeat: what every sink publishes. Its JSON is the contract of docs/design.md
 // (ZooKeeper znode payload and /health body): node_id, cluster, role, host, state, weight,
 // reasons, signals, seq, ts_ms, version, http_port, and trino_drain while the trino sink is on.
 #pragma once

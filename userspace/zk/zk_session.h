@@ -10,7 +10,7 @@
 #include <string>
 
 #include "common/result.h"
-#include "zookeeper/zk_client.h"
+#include "zk/zk_client.h"
 
 namespace nodepulse::zk {
 
