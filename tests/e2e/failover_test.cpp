@@ -593,7 +593,7 @@ class FailoverTest : public ::testing::Test {
     // From before the fault, when node2 was in (expect_victim_serving saw it answer through both).
     const auto observations = cluster_->observations_between(fault_ms - 1000, to_ms);
     std::optional<size_t> down_since;    // index of the observation where nginx's current down run began
-    std::optional<int64_t> vanished_at;  // when the current absence of nodes/node2 was first seen
+    int64_t vanished_at = -1;            // when the current absence of nodes/node2 was first seen; -1: present
     size_t checked = 0;
     for (size_t k = 0; k < observations.size(); ++k) {
       const Observation& o = observations[k];
@@ -601,11 +601,11 @@ class FailoverTest : public ::testing::Test {
       if (down && !down_since) down_since = k;
       if (!down) down_since.reset();
       const bool gone = !o.nodes.count(victim) && !o.nodes.empty();
-      if (gone && !vanished_at) vanished_at = o.at_ms;
-      if (!gone) vanished_at.reset();
+      if (gone && vanished_at < 0) vanished_at = o.at_ms;
+      if (!gone) vanished_at = -1;
       const auto failing = o.failing.find(victim);
       const bool due = (failing != o.failing.end() && o.at_ms >= failing->second + kDrainBoundMs) ||
-                       (vanished_at && o.at_ms >= *vanished_at + kDownAfterMs + kDrainBoundMs);
+                       (vanished_at >= 0 && o.at_ms >= vanished_at + kDownAfterMs + kDrainBoundMs);
       if (!due || o.at_ms < fault_ms) continue;
       ++checked;
       const auto server = o.haproxy.find(victim);
