@@ -37,6 +37,9 @@ static __always_inline long np_probe_read_kernel_str(void *dst, __u32 size, cons
 	np_probe_read_kernel((void *)dst, __CORE_RELO(src, fld, BYTE_SIZE), \
 			     (const void *)src + __CORE_RELO(src, fld, BYTE_OFFSET))
 
+/* include/linux/sched.h: runnable (queued or running). */
+#define TASK_RUNNING 0
+
 /* task_struct::state became __state in 5.14 (commit 2f064a59a11f). */
 struct task_struct___pre_5_14 {
 	long state;

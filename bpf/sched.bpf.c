@@ -29,8 +29,6 @@
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
-#define TASK_RUNNING 0
-
 const volatile __u32 abi_version = NP_SCHED_ABI_VERSION;
 const volatile __u64 stall_threshold_ns = 10ULL * 1000 * 1000;
 const volatile __u32 use_sched_info = 0;

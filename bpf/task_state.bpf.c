@@ -22,12 +22,26 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 /* include/linux/sched.h: a group stop (SIGSTOP, SIGTSTP) or a ptrace stop. */
 #define NP_TASK_STOPPED 0x4
 #define NP_TASK_TRACED 0x8
+#define TASK_ON_RQ_QUEUED 1
 
 const volatile __u32 abi_version = NP_TASK_STATE_ABI_VERSION;
 
 /* Both set by userspace before each walk: the process, and a zeroed summary. */
 volatile __u32 target_tgid;
 struct np_task_state summary;
+
+/* Runnable and on a run queue, not running: what waiting for a CPU means. The stamp alone is not
+ * enough: a task asleep but still on the queue (a delayed dequeue, 6.12+) can carry a stale one. */
+static __always_inline bool waits_for_cpu(struct task_struct *task)
+{
+	if (task_state(task) != TASK_RUNNING || task->on_rq != TASK_ON_RQ_QUEUED)
+		return false;
+	if (bpf_core_field_exists(task->on_cpu) && task->on_cpu)
+		return false;
+	if (bpf_core_field_exists(task->se.sched_delayed) && task->se.sched_delayed)
+		return false;
+	return true;
+}
 
 static __always_inline __u64 queued_for_ns(struct task_struct *task)
 {
@@ -36,6 +50,8 @@ static __always_inline __u64 queued_for_ns(struct task_struct *task)
 	/* Stamped on the rq clock at enqueue, cleared when the task runs (CONFIG_SCHED_INFO);
 	 * the rq clock is reachable through cfs_rq->rq (CONFIG_FAIR_GROUP_SCHED). */
 	if (!bpf_core_field_exists(task->sched_info.last_queued) || !bpf_core_field_exists(struct cfs_rq, rq))
+		return 0;
+	if (!waits_for_cpu(task))
 		return 0;
 	queued = task->sched_info.last_queued;
 	if (!queued)
