@@ -49,13 +49,8 @@ Figures time_reads(int reads, Read read) {
 int stopped_threads_from_procfs(pid_t pid) {
   int stopped = 0;
   for (const auto& task : std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/task")) {
-    std::ifstream stat(task.path() / "stat");
-    std::string line;
-    std::getline(stat, line);
-    const auto close = line.rfind(')');
-    if (close != std::string::npos && close + 2 < line.size() && (line[close + 2] == 'T' || line[close + 2] == 't')) {
-      ++stopped;
-    }
+    const char state = nodepulse::testing::proc_state((task.path() / "stat").string());
+    if (state == 'T' || state == 't') ++stopped;
   }
   return stopped;
 }

@@ -59,9 +59,8 @@ std::vector<std::string> lines_of(const std::string& text) {
 // Gone, or a zombie waiting for a reaper: either way no longer running.
 bool process_gone(pid_t pid) {
   if (::kill(pid, 0) != 0) return true;
-  const std::string stat = testing::file_text("/proc/" + std::to_string(pid) + "/stat");
-  const std::size_t paren = stat.rfind(')');
-  return paren == std::string::npos || stat.substr(paren + 2, 1) == "Z";
+  const char state = testing::proc_state(pid);
+  return state == 0 || state == 'Z';
 }
 
 ExecHookOptions hook(const std::string& command, int timeout_ms) {

@@ -6,8 +6,6 @@
 
 #include <algorithm>
 #include <chrono>
-#include <fstream>
-#include <string>
 #include <thread>
 #include <vector>
 
@@ -44,15 +42,6 @@ std::vector<ChildProcess> start_hogs(int cpu, int count, std::chrono::millisecon
     }));
   }
   return hogs;
-}
-
-// The state letter of /proc/PID/stat ('R', 'S', ...), or 0.
-char process_state(pid_t pid) {
-  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
-  std::string line;
-  std::getline(stat, line);
-  const auto close = line.rfind(')');
-  return close != std::string::npos && close + 2 < line.size() ? line[close + 2] : 0;
 }
 
 using QueueTimestamps = SchedProbe::QueueTimestamps;
@@ -208,8 +197,8 @@ TEST_P(SchedProbeTest, WaitsOfANonTargetAreNotCountedUnderTheTarget) {
   // The target sleeps through the whole run; a non-target victim is starved beside the hogs.
   // It is a target only once asleep: its first run after fork may queue behind the hogs.
   ChildProcess target = ChildProcess::fork_and_run([] { std::this_thread::sleep_for(kRun + 1s); });
-  for (int i = 0; i < 200 && process_state(target.pid()) != 'S'; ++i) std::this_thread::sleep_for(10ms);
-  ASSERT_EQ(process_state(target.pid()), 'S') << "the target went to sleep";
+  for (int i = 0; i < 200 && testing::proc_state(target.pid()) != 'S'; ++i) std::this_thread::sleep_for(10ms);
+  ASSERT_EQ(testing::proc_state(target.pid()), 'S') << "the target went to sleep";
   ASSERT_TRUE(probe_->add_target(target.pid(), 0));
   auto hogs = start_hogs(cpu, 2, kRun + 1s);
   ChildProcess bystander = start_victim(cpu, 19, kRun);

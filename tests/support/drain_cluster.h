@@ -77,11 +77,8 @@ class DrainCluster {
                                                             NodeNetwork::node_address(i), marker(i),
                                                             dir_.path() / ("jvm-" + node_id(i) + ".log"), peers,
                                                             std::chrono::milliseconds(40)));
-      TrinoStandinOptions worker;
-      worker.node_id = node_id(i);
-      worker.log_file = dir_.path() / ("trino-" + node_id(i) + ".log");
-      worker.max_lifetime = lifetime;
-      workers_.push_back(std::make_unique<TrinoStandin>(worker));
+      workers_.push_back(std::make_unique<TrinoStandin>(
+          TrinoStandin::worker(node_id(i), dir_.path() / ("trino-" + node_id(i) + ".log"), lifetime)));
     }
     coordinator_ = std::make_unique<TrinoStandin>(
         TrinoStandin::coordinator(worker_uris(), dir_.path() / "trino-coordinator.log"));

@@ -11,6 +11,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <fstream>
 #include <functional>
 #include <optional>
 #include <stdexcept>
@@ -39,6 +40,17 @@ inline void pin_to_cpu(int cpu) {
 }
 
 inline int last_cpu() { return static_cast<int>(sysconf(_SC_NPROCESSORS_ONLN)) - 1; }
+
+// The state letter ('R', 'S', 'T', 'Z', ...) of a /proc/PID/stat or /proc/PID/task/TID/stat
+// file (after the ")" that ends the comm, which may itself hold one), or 0 when it is gone.
+inline char proc_state(const std::string& stat_file) {
+  std::ifstream stat(stat_file);
+  std::string line;
+  std::getline(stat, line);
+  const auto close = line.rfind(')');
+  return close != std::string::npos && close + 2 < line.size() ? line[close + 2] : 0;
+}
+inline char proc_state(pid_t pid) { return proc_state("/proc/" + std::to_string(pid) + "/stat"); }
 
 // For a forked child: stdout and stderr to `log_path` (when given), then argv exec'd (PATH
 // searched); exits 127 if the exec fails.

@@ -113,10 +113,12 @@ class TrinoStandin {
   TrinoStandin& operator=(const TrinoStandin&) = delete;
 
   // A drain-capable worker with the test defaults.
-  static TrinoStandin worker(const std::string& node_id, const std::filesystem::path& log_file = {}) {
+  static TrinoStandin worker(const std::string& node_id, const std::filesystem::path& log_file = {},
+                             std::chrono::seconds max_lifetime = TrinoStandinOptions{}.max_lifetime) {
     TrinoStandinOptions options;
     options.node_id = node_id;
     options.log_file = log_file;
+    options.max_lifetime = max_lifetime;
     return TrinoStandin(options);
   }
   static TrinoStandin worker_with_basic_auth(const std::string& node_id, const std::string& user,

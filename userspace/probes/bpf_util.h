@@ -31,6 +31,12 @@ struct SkeletonDeleter {
 template <class Skeleton, void (*Destroy)(Skeleton*)>
 using SkeletonPtr = std::unique_ptr<Skeleton, SkeletonDeleter<Skeleton, Destroy>>;
 
+// A link attached outside a skeleton's own attach (USDT, iterators), detached with its owner.
+struct LinkDeleter {
+  void operator()(bpf_link* link) const { bpf_link__destroy(link); }
+};
+using LinkPtr = std::unique_ptr<bpf_link, LinkDeleter>;
+
 // Owns a libbpf ring buffer. The callback is a noexcept trampoline: nothing thrown by the
 // handler may unwind through libbpf's C frames.
 class RingBuffer {

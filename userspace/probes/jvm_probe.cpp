@@ -18,11 +18,6 @@ namespace {
 // Where the kernel lists its uprobe PMU; libbpf attaches USDT through it.
 constexpr const char* kUprobePmu = "/sys/bus/event_source/devices/uprobe/type";
 
-struct LinkDeleter {
-  void operator()(bpf_link* link) const { bpf_link__destroy(link); }
-};
-using LinkPtr = std::unique_ptr<bpf_link, LinkDeleter>;
-
 // The four links of one process. Destroying it detaches them.
 struct Attachment {
   uint32_t target_index = 0;

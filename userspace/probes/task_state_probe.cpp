@@ -19,15 +19,6 @@ struct TaskStateProbe::Impl {
   bool walk_every_task = false;
 };
 
-namespace {
-
-struct LinkDeleter {
-  void operator()(bpf_link* link) const { bpf_link__destroy(link); }
-};
-using LinkPtr = std::unique_ptr<bpf_link, LinkDeleter>;
-
-}  // namespace
-
 TaskStateProbe::TaskStateProbe(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 TaskStateProbe::~TaskStateProbe() = default;
 
