@@ -11,8 +11,9 @@ install(FILES ${PROJECT_SOURCE_DIR}/packaging/agent.yaml ${PROJECT_SOURCE_DIR}/p
 install(FILES ${PROJECT_SOURCE_DIR}/packaging/nodepulse-agent.service
               ${PROJECT_SOURCE_DIR}/packaging/nodepulse-balancer.service
         DESTINATION /lib/systemd/system)
-install(FILES ${PROJECT_SOURCE_DIR}/README.md ${PROJECT_SOURCE_DIR}/docs/balancers-and-alerts.md
-        DESTINATION share/doc/nodepulse)
+# docs/ keeps its place beside the README, so the README's relative links resolve in /usr/share/doc.
+install(FILES ${PROJECT_SOURCE_DIR}/README.md DESTINATION share/doc/nodepulse)
+install(DIRECTORY ${PROJECT_SOURCE_DIR}/docs/ DESTINATION share/doc/nodepulse/docs FILES_MATCHING PATTERN "*.md")
 
 set(CPACK_GENERATOR DEB)
 set(CPACK_PACKAGE_NAME nodepulse)

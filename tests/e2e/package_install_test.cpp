@@ -7,6 +7,7 @@
 #include <sys/wait.h>
 
 #include <filesystem>
+#include <regex>
 #include <set>
 #include <sstream>
 #include <string>
@@ -135,6 +136,16 @@ TEST(PackageInstall, InstallsChecksUpgradesAndRemovesCleanly) {
     EXPECT_TRUE(file_set.contains(expected)) << expected << " is not in the package";
     EXPECT_TRUE(std::filesystem::exists(expected)) << expected << " was not installed";
   }
+  // The README's links into docs/ resolve where the package puts it.
+  const std::string readme = testing::file_text("/usr/share/doc/nodepulse/README.md");
+  const std::regex doc_link(R"(\]\((docs/[^)#]+))");
+  size_t doc_links = 0;
+  for (auto it = std::sregex_iterator(readme.begin(), readme.end(), doc_link); it != std::sregex_iterator(); ++it) {
+    ++doc_links;
+    const std::string target = "/usr/share/doc/nodepulse/" + (*it)[1].str();
+    EXPECT_TRUE(file_set.contains(target)) << "the README links " << (*it)[1] << ", which the package lacks";
+  }
+  EXPECT_GE(doc_links, 3u) << "the README links docs/design.md, metrics.md and balancers-and-alerts.md";
   const std::string conffiles =
       run({"dpkg-query", "-W", "-f=${Conffiles}", "nodepulse"}, dir / "conffiles.out").output;
   EXPECT_NE(conffiles.find("/etc/nodepulse/agent.yaml"), std::string::npos) << conffiles;
