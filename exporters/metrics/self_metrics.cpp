@@ -73,6 +73,12 @@ SelfMetrics::SelfMetrics(prometheus::Registry& registry, std::filesystem::path p
                      .Help("Runs of each of the agent's BPF programs (only while nodepulse_bpf_stats_enabled is 1); "
                            "run seconds / run count is the cost of one event")
                      .Register(registry)),
+      missed_runs_(prometheus::BuildCounter()
+                       .Name("nodepulse_bpf_missed_runs_total")
+                       .Help("Events each of the agent's BPF programs missed: the kernel skipped the run because "
+                             "another BPF program was running on that CPU (kprobes and classic tracepoints share "
+                             "one guard per CPU). Counted whether or not BPF statistics are on")
+                       .Register(registry)),
       cpu_seconds_(prometheus::BuildCounter()
                        .Name("nodepulse_process_cpu_seconds_total")
                        .Help("User and system CPU time of the agent process (its BPF programs run in the kernel "
@@ -97,25 +103,30 @@ SelfMetrics::SelfMetrics(prometheus::Registry& registry, std::filesystem::path p
   record_process();
 }
 
-void SelfMetrics::set_bpf_stats_enabled(bool on) { stats_enabled_.Set(on ? 1 : 0); }
+void SelfMetrics::set_bpf_stats_enabled(bool on) {
+  stats_enabled_.Set(on ? 1 : 0);
+  bpf_stats_enabled_ = on;
+}
 
 void SelfMetrics::record_programs(const std::string& probe, const std::vector<ProgramStats>& programs) {
   for (const ProgramStats& program : programs) {
     auto [it, added] = programs_.try_emplace({probe, program.name});
     ProgramSeries& series = it->second;
-    if (added) {
-      const prometheus::Labels labels{{"probe", probe}, {"program", program.name}};
-      series.seconds = &run_seconds_.Add(labels);
-      series.runs = &run_count_.Add(labels);
+    const prometheus::Labels labels{{"probe", probe}, {"program", program.name}};
+    if (added) series.missed = &missed_runs_.Add(labels);
+    const bool restarted = program.run_time_ns < series.last.run_time_ns ||
+                           program.run_count < series.last.run_count || program.missed_runs < series.last.missed_runs;
+    const ProgramStats base = restarted ? ProgramStats{} : series.last;
+    series.missed->Increment(static_cast<double>(program.missed_runs - base.missed_runs));
+    if (bpf_stats_enabled_) {
+      if (!series.seconds) {
+        series.seconds = &run_seconds_.Add(labels);
+        series.runs = &run_count_.Add(labels);
+      }
+      series.seconds->Increment(static_cast<double>(program.run_time_ns - base.run_time_ns) / 1e9);
+      series.runs->Increment(static_cast<double>(program.run_count - base.run_count));
     }
-    const bool restarted =
-        program.run_time_ns < series.last_run_time_ns || program.run_count < series.last_run_count;
-    const uint64_t time_base = restarted ? 0 : series.last_run_time_ns;
-    const uint64_t count_base = restarted ? 0 : series.last_run_count;
-    series.seconds->Increment(static_cast<double>(program.run_time_ns - time_base) / 1e9);
-    series.runs->Increment(static_cast<double>(program.run_count - count_base));
-    series.last_run_time_ns = program.run_time_ns;
-    series.last_run_count = program.run_count;
+    series.last = program;
   }
 }
 

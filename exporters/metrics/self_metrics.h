@@ -39,12 +39,12 @@ class SelfMetrics {
   explicit SelfMetrics(prometheus::Registry& registry, std::filesystem::path process_dir = "/proc/self");
 
   // Whether the kernel's BPF run-time statistics are on (nodepulse_bpf_stats_enabled); only
-  // then does the agent call record_programs (off, every figure would be a false 0).
+  // then does record_programs export run time and count (off, every figure would be a false 0).
   void set_bpf_stats_enabled(bool on);
 
-  // Adds what each program of `probe` ran since the previous call. The kernel's figures are
-  // cumulative; a program seen for the first time contributes everything it ran so far, and
-  // one whose figures went down (reloaded) restarts from its new value.
+  // Adds what each program of `probe` ran and missed since the previous call. The kernel's
+  // figures are cumulative; a program seen for the first time contributes everything so far,
+  // and one whose figures went down (reloaded) restarts from its new value.
   void record_programs(const std::string& probe, const std::vector<ProgramStats>& programs);
 
   // Reads the process's usage now; a failed read leaves the previous values.
@@ -52,16 +52,19 @@ class SelfMetrics {
 
  private:
   struct ProgramSeries {
-    prometheus::Counter* seconds = nullptr;
-    prometheus::Counter* runs = nullptr;
-    uint64_t last_run_time_ns = 0;
-    uint64_t last_run_count = 0;
+    prometheus::Counter* seconds = nullptr;  // only while statistics are on
+    prometheus::Counter* runs = nullptr;     // only while statistics are on
+    prometheus::Counter* missed = nullptr;
+    ProgramStats last;
   };
+
 
   std::filesystem::path process_dir_;
   prometheus::Gauge& stats_enabled_;
+  bool bpf_stats_enabled_ = false;
   prometheus::Family<prometheus::Counter>& run_seconds_;
   prometheus::Family<prometheus::Counter>& run_count_;
+  prometheus::Family<prometheus::Counter>& missed_runs_;
   prometheus::Counter& cpu_seconds_;
   prometheus::Gauge& resident_bytes_;
   prometheus::Gauge& open_fds_;

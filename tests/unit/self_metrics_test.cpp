@@ -77,6 +77,7 @@ double value(prometheus::Registry& registry, const std::string& name, const std:
 TEST(SelfMetrics, ProgramStatisticsBecomeCountersThatNeverGoDown) {
   prometheus::Registry registry;
   SelfMetrics metrics(registry);
+  metrics.set_bpf_stats_enabled(true);
   metrics.record_programs("sched", {{"sched_switch", 1'000, 10}});
   EXPECT_DOUBLE_EQ(value(registry, "nodepulse_bpf_run_seconds_total", "sched_switch"), 1e-6);
   EXPECT_DOUBLE_EQ(value(registry, "nodepulse_bpf_run_count_total", "sched_switch"), 10);
@@ -112,13 +113,34 @@ TEST(SelfMetrics, NoProgramSeriesUntilStatisticsAreRecorded) {
   SelfMetrics metrics(registry);
   metrics.record_process();
   for (const auto& family : registry.Collect()) {
-    if (family.name.starts_with("nodepulse_bpf_run_")) {
+    if (family.name.starts_with("nodepulse_bpf_run_") || family.name == "nodepulse_bpf_missed_runs_total") {
       EXPECT_TRUE(family.metric.empty()) << family.name;
     }
     if (family.name == "nodepulse_process_threads") {
       EXPECT_GE(family.metric.at(0).gauge.value, 1);
     }
   }
+}
+
+// Missed runs are counted with BPF statistics off, where run time and count stay unexported
+// (the kernel's figures would be a false 0).
+TEST(SelfMetrics, MissedRunsAreCountedWithStatisticsOff) {
+  prometheus::Registry registry;
+  SelfMetrics metrics(registry);
+  metrics.record_programs("net", {{"tp_inet_sock_set_state", 0, 0, 2}});
+  EXPECT_DOUBLE_EQ(value(registry, "nodepulse_bpf_missed_runs_total", "tp_inet_sock_set_state"), 2);
+  EXPECT_DOUBLE_EQ(value(registry, "nodepulse_bpf_run_count_total", "tp_inet_sock_set_state"), -1) << "no series";
+  metrics.record_programs("net", {{"tp_inet_sock_set_state", 0, 0, 5}});
+  EXPECT_DOUBLE_EQ(value(registry, "nodepulse_bpf_missed_runs_total", "tp_inet_sock_set_state"), 5);
+  // Statistics turned on later: run figures join from then; missed runs go on.
+  metrics.set_bpf_stats_enabled(true);
+  metrics.record_programs("net", {{"tp_inet_sock_set_state", 2'000, 7, 6}});
+  EXPECT_DOUBLE_EQ(value(registry, "nodepulse_bpf_run_count_total", "tp_inet_sock_set_state"), 7);
+  EXPECT_DOUBLE_EQ(value(registry, "nodepulse_bpf_missed_runs_total", "tp_inet_sock_set_state"), 6);
+  // Reloaded: the kernel's figures restart from 0.
+  metrics.record_programs("net", {{"tp_inet_sock_set_state", 100, 1, 1}});
+  EXPECT_DOUBLE_EQ(value(registry, "nodepulse_bpf_missed_runs_total", "tp_inet_sock_set_state"), 7);
+  EXPECT_DOUBLE_EQ(value(registry, "nodepulse_bpf_run_count_total", "tp_inet_sock_set_state"), 8);
 }
 
 }  // namespace

@@ -258,7 +258,8 @@ class Agent final : public TargetListener {
 
   void record_self_metrics() {
     self_metrics_.record_process();
-    if (!bpf_stats_) return;  // without statistics every figure is 0: export none rather than a false "free"
+    // Without statistics, run time and count stay unexported (every figure would be a false 0);
+    // missed runs are counted either way.
     for (const auto& collector : collectors_) {
       self_metrics_.record_programs(collector->probe(), collector->program_stats());
     }

@@ -105,7 +105,7 @@ std::vector<ProgramStats> program_stats(const bpf_object* object) {
     bpf_prog_info info{};
     uint32_t length = sizeof(info);
     if (bpf_obj_get_info_by_fd(fd, &info, &length) != 0) continue;
-    stats.push_back({bpf_program__name(program), info.run_time_ns, info.run_cnt});
+    stats.push_back({bpf_program__name(program), info.run_time_ns, info.run_cnt, info.recursion_misses});
   }
   return stats;
 }

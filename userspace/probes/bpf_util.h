@@ -181,7 +181,8 @@ Result<std::vector<T>> read_percpu(const bpf_map* map, uint32_t key) {
   return values;
 }
 
-// run_time_ns / run_cnt of every program of a loaded object (zero unless BPF stats are on).
+// run_time_ns / run_cnt (zero unless BPF stats are on) and recursion misses of every program of a
+// loaded object.
 std::vector<ProgramStats> program_stats(const bpf_object* object);
 
 // Turns on kernel BPF run-time statistics for as long as the returned fd stays open.

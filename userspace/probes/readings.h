@@ -50,6 +50,10 @@ struct ProgramStats {
   std::string name;
   uint64_t run_time_ns = 0;
   uint64_t run_count = 0;
+  // Runs the kernel skipped because another BPF program was running on that CPU (kprobes and
+  // classic tracepoints share one guard per CPU): each is an event lost to the probe. Counted
+  // whether or not BPF statistics are on.
+  uint64_t missed_runs = 0;
 };
 
 }  // namespace nodepulse
