@@ -403,7 +403,8 @@ TEST_P(NetProbeFamilyTest, RetransmitsUnderLossMatchTheSendersOwnCount) {
 
   ASSERT_GE(t.info.tcpi_total_retrans, 20u) << "20% loss caused retransmits";
   EXPECT_EQ(peer.retransmits + peer.syn_retransmits, t.info.tcpi_total_retrans - refused_by_device)
-      << "tcpi_total_retrans " << t.info.tcpi_total_retrans << ", TCPRetransFail " << refused_by_device << "\n"
+      << "tcpi_total_retrans " << t.info.tcpi_total_retrans << ", TCPRetransFail " << refused_by_device
+      << ", runs the kernel skipped " << missed_runs(*probe) << "\n"
       << describe(reading);
   EXPECT_EQ(peer.connects_ok, 1u);
   EXPECT_EQ(own(reading).peers.size(), 1u) << "only the receiver is a peer:\n" << describe(reading);
