@@ -76,8 +76,9 @@ SelfMetrics::SelfMetrics(prometheus::Registry& registry, std::filesystem::path p
       missed_runs_(prometheus::BuildCounter()
                        .Name("nodepulse_bpf_missed_runs_total")
                        .Help("Events each of the agent's BPF programs missed: the kernel skipped the run because "
-                             "another BPF program was running on that CPU (kprobes and classic tracepoints share "
-                             "one guard per CPU). Counted whether or not BPF statistics are on")
+                             "that CPU was already in BPF (kprobes, uprobes and classic tracepoints share one guard "
+                             "per CPU, which bpf() map calls hold too; tp_btf programs skip only a re-entry into "
+                             "themselves). Counted whether or not BPF statistics are on")
                        .Register(registry)),
       cpu_seconds_(prometheus::BuildCounter()
                        .Name("nodepulse_process_cpu_seconds_total")

@@ -58,7 +58,6 @@ class SelfMetrics {
     ProgramStats last;
   };
 
-
   std::filesystem::path process_dir_;
   prometheus::Gauge& stats_enabled_;
   bool bpf_stats_enabled_ = false;

@@ -19,6 +19,7 @@
 #include "collect/sample.h"
 #include "collect/sched_collector.h"
 #include "collect/target_tracker.h"
+#include "common/clock.h"
 #include "common/event_loop.h"
 #include "common/privileges.h"
 #include "health/engine.h"
@@ -40,15 +41,6 @@ constexpr std::chrono::seconds kRescanPeriod{2};
 // How often pauses in progress are checked between collections (the JVM fast path), and how
 // soon a long run-queue stall reported by the kernel is judged (the scheduler fast path).
 constexpr std::chrono::milliseconds kFastCheckPeriod{20};
-
-uint64_t clock_ns(clockid_t clock) {
-  timespec now{};
-  clock_gettime(clock, &now);
-  return static_cast<uint64_t>(now.tv_sec) * 1'000'000'000u + static_cast<uint64_t>(now.tv_nsec);
-}
-uint64_t monotonic_ns() { return clock_ns(CLOCK_MONOTONIC); }
-uint64_t monotonic_ms() { return monotonic_ns() / 1'000'000; }
-uint64_t wall_ms() { return clock_ns(CLOCK_REALTIME) / 1'000'000; }
 
 std::string hostname() {
   char name[256] = {};

@@ -13,17 +13,13 @@
 #include "balancer/coordinator.h"
 #include "balancer/status_view.h"
 #include "cli/commands.h"
+#include "common/clock.h"
 #include "common/log.h"
 #include "http/http_client.h"
 #include "zookeeper/zk_sink.h"
 
 namespace nodepulse {
 namespace {
-
-uint64_t wall_ms() {
-  return static_cast<uint64_t>(
-      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count());
-}
 
 // Asks the coordinator (each request bounded by trino.timeout_ms) and puts its view beside the
 // rows; nullopt when none is configured.

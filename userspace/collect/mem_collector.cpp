@@ -8,6 +8,7 @@
 #include <utility>
 
 #include "collect/probe_paths_config.h"
+#include "common/clock.h"
 
 namespace nodepulse {
 namespace {
@@ -180,9 +181,7 @@ void MemCollector::on_trigger(const std::filesystem::path& file) {
 void MemCollector::check_soft_trigger(const std::filesystem::path& file, const PsiStats& stats) {
   auto it = soft_triggers_.find(file);
   if (it == soft_triggers_.end() || !stats.some) return;
-  timespec now{};
-  clock_gettime(CLOCK_MONOTONIC, &now);
-  const uint64_t now_us = static_cast<uint64_t>(now.tv_sec) * 1'000'000u + static_cast<uint64_t>(now.tv_nsec) / 1000u;
+  const uint64_t now_us = monotonic_ns() / 1000u;
   if (!it->second.window.update(now_us, stats.some->total_us)) return;
   ++it->second.pending_events;
   memory_stall(file);

@@ -19,9 +19,12 @@
 
 #include "common/unique_fd.h"
 #include "config/config.h"
+#include "config/yaml_walk.h"
 
 namespace nodepulse {
 namespace {
+
+using config_detail::in_quotes;
 
 // Trino's etc files are a few KiB; a file past this is not one of them.
 constexpr std::size_t kMaxEtcFileBytes = 1 << 20;
@@ -50,8 +53,6 @@ std::string_view trim_control_and_space(std::string_view text) {
   while (!text.empty() && is_blank(text.back())) text.remove_suffix(1);
   return text;
 }
-
-std::string in_quotes(std::string_view text) { return "'" + std::string(text) + "'"; }
 
 std::string at_line(std::string_view source_name, std::size_t line) {
   return std::string(source_name) + ":" + std::to_string(line);

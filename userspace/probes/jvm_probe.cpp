@@ -5,6 +5,7 @@
 
 #include <map>
 
+#include "common/clock.h"
 #include "probes/bpf_util.h"
 #include "probes/jvm_decode.h"
 #include "jvm.skel.h"
@@ -36,12 +37,6 @@ constexpr struct {
     {"hs_private", "safepoint__begin", &Progs::safepoint_begin},
     {"hs_private", "safepoint__end", &Progs::safepoint_end},
 };
-
-uint64_t monotonic_ns() {
-  timespec now{};
-  clock_gettime(CLOCK_MONOTONIC, &now);  // the clock of bpf_ktime_get_ns()
-  return static_cast<uint64_t>(now.tv_sec) * 1'000'000'000u + static_cast<uint64_t>(now.tv_nsec);
-}
 
 Result<JvmSkeleton> open_and_load(const JvmProbe::Options& options) {
   if (options.target_count > NP_JVM_MAX_TARGETS) {
