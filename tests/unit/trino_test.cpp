@@ -4,6 +4,7 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <array>
@@ -20,6 +21,7 @@
 #include <vector>
 
 #include "config/config.h"
+#include "services.h"
 
 namespace nodepulse {
 namespace {
@@ -480,6 +482,22 @@ const std::vector<ApplyCase> kApplyCases = {
      "worker", {8080, 2181}},
     {"Trino on 2181 does not duplicate it", Config{}, {.http_port = 2181}, "", "", {2181}},
 };
+
+// An etc file over 1 MiB is not one of Trino's: refused whole. A FIFO where a file should be is
+// read without waiting for a writer (as empty), so start-up cannot hang on it.
+TEST(TrinoReadEtcFiles, AFileOverOneMebibyteIsRefusedAndAFifoDoesNotHang) {
+  testing::TempDir etc("trino-etc");
+  std::ofstream(etc / "node.properties") << "node.id=big-etc\nnode.environment=test\n";
+  std::ofstream(etc / "config.properties") << "http-server.http.port=8080\n" << std::string(1 << 20, '#') << "\n";
+  ASSERT_EQ(::mkfifo((etc / "jvm.config").c_str(), 0600), 0);
+  std::vector<std::string> warnings;
+  const TrinoNodeInfo info = read_trino_etc(etc.path(), warnings);
+  EXPECT_EQ(info.node_id, "big-etc");
+  EXPECT_EQ(info.http_port, std::nullopt) << "nothing of the refused file is used";
+  EXPECT_THAT(warnings, ::testing::Contains((etc / "config.properties").string() +
+                                            ": larger than 1048576 bytes; not read; the Trino settings in it are "
+                                            "unknown"));
+}
 
 class TrinoApplyDefaults : public ::testing::TestWithParam<ApplyCase> {};
 

@@ -5,7 +5,6 @@
 // follows Properties.load's LineReader/loadConvert rules so that whatever Trino reads, we read.
 #include "config/trino.h"
 
-#include <fcntl.h>
 #include <limits.h>
 #include <unistd.h>
 
@@ -17,7 +16,7 @@
 #include <system_error>
 #include <utility>
 
-#include "common/unique_fd.h"
+#include "common/file_text.h"
 #include "config/config.h"
 #include "config/yaml_walk.h"
 
@@ -225,28 +224,20 @@ Result<std::string> unescape(std::string_view text) {
 
 // ---- Files.
 
-Result<std::string> read_text_file(const std::filesystem::path& file) {
-  // O_NONBLOCK: a FIFO put there by mistake must not hang start-up.
-  UniqueFd fd(::open(file.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK));
-  if (!fd.valid()) return errno_error("cannot read", errno);
-  std::string text;
-  std::array<char, 16384> chunk{};
-  while (true) {
-    const ssize_t count = ::read(fd.get(), chunk.data(), chunk.size());
-    if (count == 0) return text;
-    if (count < 0 && errno == EINTR) continue;
-    if (count < 0) return errno_error("cannot read", errno);
-    text.append(chunk.data(), static_cast<std::size_t>(count));
-    if (text.size() > kMaxEtcFileBytes) {
-      return Error{"larger than " + std::to_string(kMaxEtcFileBytes) + " bytes; not read"};
-    }
+// The text of an etc file (read non-blocking: a FIFO put there by mistake must not hang start-up).
+Result<std::string> read_etc_text(const std::filesystem::path& file) {
+  FileText read = read_text_file(file, kMaxEtcFileBytes + 1);
+  if (read.error) return errno_error("cannot read", read.error);
+  if (read.text.size() > kMaxEtcFileBytes) {
+    return Error{"larger than " + std::to_string(kMaxEtcFileBytes) + " bytes; not read"};
   }
+  return std::move(read.text);
 }
 
 // The text of `file`, or nullopt with a warning naming it.
 std::optional<std::string> read_etc_file(const std::filesystem::path& file, TrinoNodeInfo& info,
                                          std::vector<std::string>& warnings) {
-  Result<std::string> text = read_text_file(file);
+  Result<std::string> text = read_etc_text(file);
   if (!text.ok()) {
     warnings.push_back(file.string() + ": " + text.error().message + "; the Trino settings in it are unknown");
     return std::nullopt;
