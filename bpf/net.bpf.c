@@ -70,21 +70,32 @@ struct {
 	__type(value, __u64);
 } connect_start SEC(".maps");
 
-/* When tcp_probe may next sample a connection's srtt (tcp_mstamp, µs); freed with the socket. */
+/* What the programs keep per cluster connection. */
+struct np_net_sock_state {
+	/* When tcp_probe may next sample the connection's srtt (tcp_mstamp, µs). */
+	__u64 srtt_next_sample_us;
+	/* The socket's total_retrans (tcpi_total_retrans) when its retransmits were last counted;
+	 * meaningful once retransmits_known is set. */
+	__u32 retransmits_counted;
+	__u32 retransmits_known;
+};
+
+/* Per connection on tp_btf, freed with the socket. */
 struct {
 	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__type(key, int);
-	__type(value, __u64);
-} srtt_next_sample SEC(".maps");
+	__type(value, struct np_net_sock_state);
+} sock_state SEC(".maps");
 
-/* The raw_tp path's stand-in for srtt_next_sample: socket address -> next sample time. */
+/* The raw_tp and classic paths' stand-in for sock_state (socket storage needs a typed socket):
+ * keyed by the socket's address, deleted when the socket closes. */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 16384);
 	__type(key, __u64);
-	__type(value, __u64);
-} srtt_next_sample_raw SEC(".maps");
+	__type(value, struct np_net_sock_state);
+} sock_state_raw SEC(".maps");
 
 static __always_inline struct np_net_drops *drops(void)
 {
@@ -222,14 +233,13 @@ int tp_tcp_retransmit_skb(void *ctx)
 {
 	if (bpf_core_type_exists(struct trace_event_raw_tcp_retransmit_skb)) {
 		struct trace_event_raw_tcp_retransmit_skb *record = ctx;
+		bool sent = !bpf_core_field_exists(record->err) || record->err == 0;
 
-		if (bpf_core_field_exists(record->err) && record->err != 0)
-			return 0;
-		raw_count_retransmit(record->skaddr, record->skbaddr);
+		raw_count_retransmit(record->skaddr, record->skbaddr, sent);
 	} else {
 		struct trace_event_raw_tcp_event_sk_skb___old *record = ctx;
 
-		raw_count_retransmit(record->skaddr, record->skbaddr);
+		raw_count_retransmit(record->skaddr, record->skbaddr, true);
 	}
 	return 0;
 }

@@ -89,10 +89,50 @@ static __always_inline void NP_FN(sample_srtt)(struct tcp_sock *tp, struct np_ne
 	stats->srtt_at_ns = bpf_ktime_get_ns();
 }
 
-static __always_inline void NP_FN(count_retransmit)(const struct sock *sk, const struct sk_buff *skb)
+/* The programs' state for a connection (np_net_sock_state), created on first use if `create`. */
+static __always_inline struct np_net_sock_state *NP_FN(sock_state_of)(const struct sock *sk, bool create)
+{
+#if NP_RAW
+	struct np_net_sock_state zero, *state;
+	__u64 key = (__u64)sk;
+
+	state = bpf_map_lookup_elem(&sock_state_raw, &key);
+	if (state || !create)
+		return state;
+	__builtin_memset(&zero, 0, sizeof(zero));
+	bpf_map_update_elem(&sock_state_raw, &key, &zero, BPF_NOEXIST);
+	return bpf_map_lookup_elem(&sock_state_raw, &key);
+#else
+	return bpf_sk_storage_get(&sock_state, (struct sock *)sk, 0, create ? BPF_SK_STORAGE_GET_F_CREATE : 0);
+#endif
+}
+
+/* Retransmitted segments: the socket's own count (tcpi_total_retrans) rather than a sum over
+ * events. The kernel can skip a program's run without counting it as missed (seen on 6.18, for
+ * softirqs that interrupted some tasks); the segments of a skipped retransmit are then counted
+ * at the socket's next retransmit or state change. Returns what the socket counted since the
+ * last call, and starts from its current count on the first. A count lower than the one kept
+ * belongs to another socket: one reusing the address of a socket whose close went unseen (raw_tp),
+ * or a socket tcp_disconnect() reset. */
+static __always_inline __u32 NP_FN(retransmits_since_counted)(struct tcp_sock *tp, struct np_net_sock_state *state)
+{
+	__u32 total = NP_RD(tp, total_retrans), since = 0;
+
+	if (state->retransmits_known && total >= state->retransmits_counted)
+		since = total - state->retransmits_counted;
+	state->retransmits_counted = total;
+	state->retransmits_known = 1;
+	return since;
+}
+
+/* `sent`: this attempt put its segments on the wire. It matters only until the socket's count
+ * is known (a connection opened before the probe attached, or no room for its state). */
+static __always_inline void NP_FN(count_retransmit)(const struct sock *sk, const struct sk_buff *skb, bool sent)
 {
 	struct np_net_peer_stats *stats;
+	struct np_net_sock_state *state;
 	struct tcp_sock *tp;
+	__u64 segments;
 
 	if (!NP_FN(sock_in_scope)(sk))
 		return;
@@ -103,30 +143,77 @@ static __always_inline void NP_FN(count_retransmit)(const struct sock *sk, const
 	if (!stats)
 		return;
 	if (NP_RD(sk, __sk_common.skc_state) == TCP_SYN_SENT) {
-		np_inc(stats->syn_retransmits);
+		if (sent)
+			np_inc(stats->syn_retransmits);
 		return;
 	}
-	__sync_fetch_and_add(&stats->retransmits, tcp_segments(skb));
+	state = NP_FN(sock_state_of)(sk, true);
+	if (state && state->retransmits_known) {
+		segments = NP_FN(retransmits_since_counted)(tp, state);
+	} else {
+		segments = sent ? tcp_segments(skb) : 0;
+		if (state)
+			NP_FN(retransmits_since_counted)(tp, state);
+	}
+	if (segments)
+		__sync_fetch_and_add(&stats->retransmits, segments);
 	NP_FN(sample_srtt)(tp, stats);
+}
+
+/* A state change: what the socket retransmitted since its last counted event. On raw_tp the
+ * state goes with the socket's close. */
+static __always_inline void NP_FN(count_retransmits_at_state_change)(const struct sock *sk, struct tcp_sock *tp, int newstate)
+{
+	struct np_net_peer_stats *stats;
+	struct np_net_sock_state *state;
+	__u32 segments = 0;
+
+	state = NP_FN(sock_state_of)(sk, false);
+	if (!state)
+		return;
+	if (state->retransmits_known)
+		segments = NP_FN(retransmits_since_counted)(tp, state);
+#if NP_RAW
+	if (newstate == TCP_CLOSE) {
+		__u64 key = (__u64)sk;
+
+		bpf_map_delete_elem(&sock_state_raw, &key);
+	}
+#endif
+	if (!segments)
+		return;
+	stats = NP_FN(sock_peer_stats)(sk);
+	if (stats)
+		__sync_fetch_and_add(&stats->retransmits, segments);
+}
+
+/* A connection just opened: its count starts here (SYN and SYN-ACK retries before it are counted
+ * as they happen, or not at all for a passive open). */
+static __always_inline void NP_FN(start_retransmit_count)(const struct sock *sk, struct tcp_sock *tp)
+{
+	struct np_net_sock_state *state = NP_FN(sock_state_of)(sk, true);
+
+	if (!state)
+		return;
+	state->retransmits_known = 0;
+	NP_FN(retransmits_since_counted)(tp, state);
 }
 
 /* Kernels before 6.13 fire tcp_retransmit_skb only for a retransmit that went out. */
 NP_SEC(tcp_retransmit_skb)
 int NP_PROG(NP_FN(tcp_retransmit_skb), const struct sock *sk, const struct sk_buff *skb)
 {
-	NP_FN(count_retransmit)(sk, skb);
+	NP_FN(count_retransmit)(sk, skb, true);
 	return 0;
 }
 
 /* Since 6.13 (commit "tcp: add a new 'err' field to tcp_retransmit_skb tracepoint") it also fires
- * for attempts that sent nothing (skb still in a host queue, no memory, the device refused it);
- * those are not retransmissions on the wire. Userspace loads this variant when the tracepoint
- * has `err`. */
+ * for attempts that sent nothing (skb still in a host queue, no memory, the device refused it).
+ * Userspace loads this variant when the tracepoint has `err`. */
 NP_SEC(tcp_retransmit_skb)
 int NP_PROG(NP_FN(tcp_retransmit_skb_err), const struct sock *sk, const struct sk_buff *skb, int err)
 {
-	if (err == 0)
-		NP_FN(count_retransmit)(sk, skb);
+	NP_FN(count_retransmit)(sk, skb, err == 0);
 	return 0;
 }
 
@@ -260,9 +347,6 @@ static __always_inline void NP_FN(on_inet_sock_set_state)(const struct sock *sk,
 	struct tcp_sock *tp;
 	__u64 key, now;
 
-	if (oldstate != TCP_SYN_SENT && newstate != TCP_SYN_SENT &&
-	    !(oldstate == TCP_SYN_RECV && newstate == TCP_ESTABLISHED))
-		return;
 	/* On CLOSE -> SYN_SENT the local port may still be 0 (chosen right after); the remote
 	 * port decides then. */
 	if (!NP_FN(sock_in_scope)(sk))
@@ -270,6 +354,11 @@ static __always_inline void NP_FN(on_inet_sock_set_state)(const struct sock *sk,
 	tp = NP_FN(as_tcp)(sk);
 	if (!tp)
 		return;
+	if (oldstate != TCP_SYN_SENT && newstate != TCP_SYN_SENT &&
+	    !(oldstate == TCP_SYN_RECV && newstate == TCP_ESTABLISHED)) {
+		NP_FN(count_retransmits_at_state_change)(sk, tp, newstate);
+		return;
+	}
 
 	if (newstate == TCP_SYN_SENT) {
 		key = (__u64)sk;
@@ -283,8 +372,13 @@ static __always_inline void NP_FN(on_inet_sock_set_state)(const struct sock *sk,
 	}
 	if (oldstate == TCP_SYN_SENT) {
 		NP_FN(connect_finished)(sk, newstate);
+		if (newstate == TCP_ESTABLISHED)
+			NP_FN(start_retransmit_count)(sk, tp);
+		else
+			NP_FN(count_retransmits_at_state_change)(sk, tp, newstate);
 		return;
 	}
+	NP_FN(start_retransmit_count)(sk, tp);
 	stats = NP_FN(sock_peer_stats)(sk);
 	if (!stats)
 		return;
@@ -316,24 +410,6 @@ int NP_PROG(NP_FN(inet_sk_error_report), const struct sock *sk)
 	return 0;
 }
 
-/* When tcp_probe may next sample this connection's srtt: socket storage on tp_btf (freed with
- * the socket), an LRU hash keyed by the socket's address on raw_tp (socket storage needs a
- * typed socket; an entry outliving its socket only costs an early sample of a new one). */
-static __always_inline __u64 *NP_FN(srtt_next_sample_of)(struct sock *sk)
-{
-#if NP_RAW
-	__u64 key = (__u64)sk, zero = 0, *next_us;
-
-	next_us = bpf_map_lookup_elem(&srtt_next_sample_raw, &key);
-	if (next_us)
-		return next_us;
-	bpf_map_update_elem(&srtt_next_sample_raw, &key, &zero, BPF_NOEXIST);
-	return bpf_map_lookup_elem(&srtt_next_sample_raw, &key);
-#else
-	return bpf_sk_storage_get(&srtt_next_sample, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
-#endif
-}
-
 /* Fires for every segment an established connection receives, so it returns early for anything
  * but a cluster connection, and reads srtt at most every srtt_sample_interval_ns per connection.
  * The clock is the socket's own tcp_mstamp (CLOCK_MONOTONIC µs, refreshed with every segment it
@@ -341,26 +417,27 @@ static __always_inline __u64 *NP_FN(srtt_next_sample_of)(struct sock *sk)
 static __always_inline void NP_FN(on_tcp_probe)(struct sock *sk)
 {
 	struct np_net_peer_stats *stats;
+	struct np_net_sock_state *state;
 	struct np_net_drops *d;
 	struct tcp_sock *tp;
-	__u64 *next_us, now_us;
+	__u64 now_us;
 
 	if (!NP_FN(sock_in_scope)(sk))
 		return;
 	tp = NP_FN(as_tcp)(sk);
 	if (!tp)
 		return;
-	next_us = NP_FN(srtt_next_sample_of)(sk);
-	if (!next_us) {
+	state = NP_FN(sock_state_of)(sk, true);
+	if (!state) {
 		d = drops();
 		if (d)
 			d->srtt_storage++;
 		return;
 	}
 	now_us = NP_RD(tp, tcp_mstamp);
-	if (now_us < *next_us)
+	if (now_us < state->srtt_next_sample_us)
 		return;
-	*next_us = now_us + srtt_sample_interval_ns / 1000;
+	state->srtt_next_sample_us = now_us + srtt_sample_interval_ns / 1000;
 	stats = NP_FN(sock_peer_stats)(sk);
 	if (stats)
 		NP_FN(sample_srtt)(tp, stats);

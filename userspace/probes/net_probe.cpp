@@ -156,13 +156,13 @@ Result<NetSkeleton> open_and_load(const NetProbe::Options& options, uint32_t net
   load(progs.tp_inet_sk_error_report, classic && choice.error_report);
   load(progs.tp_tcp_probe, classic && choice.tcp_probe);
   load(progs.tp_kfree_skb, classic && choice.kfree_skb_rx_sk);
-  // Socket storage on tp_btf, an LRU hash on raw_tp and classic tracepoints (both run the raw_tp
-  // bodies): the one not used is not created.
-  if (int err = bpf_map__set_autocreate(skeleton->maps.srtt_next_sample, btf)) {
+  // Per-connection state in socket storage on tp_btf, in an LRU hash on raw_tp and classic
+  // tracepoints (both run the raw_tp bodies): the one not used is not created.
+  if (int err = bpf_map__set_autocreate(skeleton->maps.sock_state, btf)) {
     return errno_error("configuring the net socket storage", err);
   }
-  if (int err = bpf_map__set_autocreate(skeleton->maps.srtt_next_sample_raw, raw || (classic && choice.tcp_probe))) {
-    return errno_error("configuring the net srtt map", err);
+  if (int err = bpf_map__set_autocreate(skeleton->maps.sock_state_raw, raw || classic)) {
+    return errno_error("configuring the net per-connection map", err);
   }
   if (int err = net_bpf__load(skeleton.get())) return errno_error("loading the net BPF programs", err);
   return skeleton;
