@@ -17,11 +17,9 @@
 #include <algorithm>
 #include <chrono>
 #include <cstring>
-#include <fstream>
 #include <functional>
 #include <latch>
 #include <optional>
-#include <sstream>
 #include <stop_token>
 #include <thread>
 #include <tuple>
@@ -220,26 +218,26 @@ std::string describe(const NetReading& reading) {
 class BpfGuardHolders {
  public:
   BpfGuardHolders() {
-    const unsigned cpus = std::max(1u, std::thread::hardware_concurrency());
-    std::latch filled(cpus);
-    for (unsigned cpu = 0; cpu < cpus; ++cpu) {
-      threads_.emplace_back([&filled](std::stop_token stop) {
+    for (unsigned cpu = 0; cpu < thread_count_; ++cpu) {
+      threads_.emplace_back([this](std::stop_token stop) {
         constexpr uint32_t kEntries = 1 << 16;
         UniqueFd map(bpf_map_create(BPF_MAP_TYPE_HASH, "np_guard", sizeof(uint32_t), sizeof(uint32_t), kEntries, nullptr));
         for (uint32_t key = 0; key < kEntries; ++key) bpf_map_update_elem(map.get(), &key, &key, BPF_ANY);
         std::vector<uint32_t> keys(kEntries), values(kEntries);
-        filled.count_down();
+        filled_.count_down();
         while (!stop.stop_requested()) {
           uint32_t batch = 0, count = kEntries;
           bpf_map_lookup_batch(map.get(), nullptr, &batch, keys.data(), values.data(), &count, nullptr);
         }
       });
     }
-    filled.wait();
+    filled_.wait();
   }
 
  private:
-  std::vector<std::jthread> threads_;
+  const unsigned thread_count_ = std::max(1u, std::thread::hardware_concurrency());
+  std::latch filled_{thread_count_};   // every thread's map is full: the calls start
+  std::vector<std::jthread> threads_;  // stopped and joined first, while filled_ still exists
 };
 
 class NetProbeTest : public ::testing::Test {
