@@ -110,18 +110,25 @@ static __always_inline struct np_net_sock_state *NP_FN(sock_state_of)(const stru
 /* Retransmitted segments: the socket's own count (tcpi_total_retrans) rather than a sum over
  * events. The kernel can skip a program's run without counting it as missed (seen on 6.18, for
  * softirqs that interrupted some tasks); the segments of a skipped retransmit are then counted
- * at the socket's next retransmit or state change. Returns what the socket counted since the
- * last call, and starts from its current count on the first. A count lower than the one kept
- * belongs to another socket: one reusing the address of a socket whose close went unseen (raw_tp),
- * or a socket tcp_disconnect() reset. */
+ * at the socket's next retransmit or state change. */
+
+/* Counting starts from the socket's current count. */
+static __always_inline void NP_FN(start_retransmits_from_now)(struct tcp_sock *tp, struct np_net_sock_state *state)
+{
+	state->retransmits_counted = NP_RD(tp, total_retrans);
+	state->retransmits_known = 1;
+}
+
+/* What the socket counted since the last call; counting must have started. A count lower than
+ * the one kept belongs to another socket: one reusing the address of a socket whose close went
+ * unseen (raw_tp), or a socket tcp_disconnect() reset. */
 static __always_inline __u32 NP_FN(retransmits_since_counted)(struct tcp_sock *tp, struct np_net_sock_state *state)
 {
 	__u32 total = NP_RD(tp, total_retrans), since = 0;
 
-	if (state->retransmits_known && total >= state->retransmits_counted)
+	if (total >= state->retransmits_counted)
 		since = total - state->retransmits_counted;
 	state->retransmits_counted = total;
-	state->retransmits_known = 1;
 	return since;
 }
 
@@ -153,7 +160,7 @@ static __always_inline void NP_FN(count_retransmit)(const struct sock *sk, const
 	} else {
 		segments = sent ? tcp_segments(skb) : 0;
 		if (state)
-			NP_FN(retransmits_since_counted)(tp, state);
+			NP_FN(start_retransmits_from_now)(tp, state);
 	}
 	if (segments)
 		__sync_fetch_and_add(&stats->retransmits, segments);
@@ -193,10 +200,8 @@ static __always_inline void NP_FN(start_retransmit_count)(const struct sock *sk,
 {
 	struct np_net_sock_state *state = NP_FN(sock_state_of)(sk, true);
 
-	if (!state)
-		return;
-	state->retransmits_known = 0;
-	NP_FN(retransmits_since_counted)(tp, state);
+	if (state)
+		NP_FN(start_retransmits_from_now)(tp, state);
 }
 
 /* Kernels before 6.13 fire tcp_retransmit_skb only for a retransmit that went out. */
