@@ -2,7 +2,6 @@
 
 #include <spdlog/spdlog.h>
 #include <sys/epoll.h>
-#include <time.h>
 
 #include <fstream>
 #include <utility>

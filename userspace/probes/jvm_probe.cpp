@@ -1,6 +1,5 @@
 #include "probes/jvm_probe.h"
 
-#include <time.h>
 #include <unistd.h>
 
 #include <map>
