@@ -587,6 +587,11 @@ class FailoverTest : public ::testing::Test {
   // had taken effect). A node whose agent sees clean readings for recover_after_ms comes back
   // even while the fault lasts (a drained, starved JVM gets no requests to wait on), and is
   // judged again on its next verdict. Guards against crediting an earlier, unrelated change.
+  // Observations where another node is failing too are not checked: the budget
+  // (max_unhealthy_fraction 0.34, one of three) then picks which one is out, and the CPU
+  // starvation can spread to the JVMs sharing the starved CPU on a busy machine (seen in CI:
+  // node1 failing from 1.8 s, out in node2's place). TheSameFaultOnAllThreeNodesDrainsAtMostOne
+  // covers the budget.
   void expect_out_while_failing(int64_t fault_ms, int64_t to_ms) {
     const std::string victim = node_id(kVictim);
     const std::string endpoint = node_endpoint(kVictim);
@@ -595,6 +600,7 @@ class FailoverTest : public ::testing::Test {
     std::optional<size_t> down_since;    // index of the observation where nginx's current down run began
     int64_t vanished_at = -1;            // when the current absence of nodes/node2 was first seen; -1: present
     size_t checked = 0;
+    size_t shared_with_others = 0;  // due, but another node was failing too
     for (size_t k = 0; k < observations.size(); ++k) {
       const Observation& o = observations[k];
       const bool down = o.nginx_down.count(endpoint) > 0;
@@ -607,6 +613,10 @@ class FailoverTest : public ::testing::Test {
       const bool due = (failing != o.failing.end() && o.at_ms >= failing->second + kDrainBoundMs) ||
                        (vanished_at >= 0 && o.at_ms >= vanished_at + kDownAfterMs + kDrainBoundMs);
       if (!due || o.at_ms < fault_ms) continue;
+      if (std::any_of(o.failing.begin(), o.failing.end(), [&](const auto& f) { return f.first != victim; })) {
+        ++shared_with_others;
+        continue;
+      }
       ++checked;
       const auto server = o.haproxy.find(victim);
       EXPECT_TRUE(server != o.haproxy.end() && server->second.out())
@@ -621,7 +631,8 @@ class FailoverTest : public ::testing::Test {
                             << " ms after the fault";
     }
     // The observer samples every 20 ms plus its own work, slower on a loaded machine.
-    EXPECT_GE(checked, 2u) << "too few observations while node2 was failing";
+    EXPECT_GE(checked, 2u) << "too few observations while node2 was the one node failing (" << shared_with_others
+                           << " more while another node was failing too)";
   }
 
   // The assertions every single-node fault shares. `detect_bound_ms`: fault → verdict.
